@@ -1,0 +1,68 @@
+/** A delivery (one notification to one sink), its attempts, and list filters. */
+import { Schema } from "effect"
+import { DeliveryId, NotificationId } from "./Ids.js"
+
+export const deliveryStatuses = ["pending", "leased", "retry_wait", "sent", "dead", "skipped", "cancelled"] as const
+export const DeliveryStatus = Schema.Literal(...deliveryStatuses)
+export type DeliveryStatus = typeof DeliveryStatus.Type
+
+/** States a delivery never leaves on its own (only an operator REQUEUE moves dead/skipped/cancelled). */
+export const finalStatuses: ReadonlySet<DeliveryStatus> = new Set(["sent", "dead", "skipped", "cancelled"])
+
+export class Delivery extends Schema.Class<Delivery>("Delivery")({
+  id: DeliveryId,
+  notificationId: NotificationId,
+  sink: Schema.String,
+  status: DeliveryStatus,
+  attempts: Schema.Number,
+  maxAttempts: Schema.Number,
+  rescues: Schema.Number,
+  nextAttemptAt: Schema.NullOr(Schema.Number),
+  leaseOwner: Schema.NullOr(Schema.String),
+  leaseExpiresAt: Schema.NullOr(Schema.Number),
+  lastErrorCode: Schema.NullOr(Schema.String),
+  lastError: Schema.NullOr(Schema.String),
+  externalId: Schema.NullOr(Schema.String),
+  reason: Schema.NullOr(Schema.String),
+  version: Schema.Number,
+  createdAt: Schema.Number,
+  updatedAt: Schema.Number
+}) {}
+
+export const AttemptOutcome = Schema.Literal("sent", "failed", "lease_expired")
+export type AttemptOutcome = typeof AttemptOutcome.Type
+
+export const WaitReason = Schema.Literal("backoff", "retry_after")
+export type WaitReason = typeof WaitReason.Type
+
+export class DeliveryAttempt extends Schema.Class<DeliveryAttempt>("DeliveryAttempt")({
+  deliveryId: DeliveryId,
+  attempt: Schema.Number,
+  outcome: AttemptOutcome,
+  errorCode: Schema.NullOr(Schema.String),
+  error: Schema.NullOr(Schema.String),
+  retryable: Schema.NullOr(Schema.Boolean),
+  leaseOwner: Schema.NullOr(Schema.String),
+  startedAt: Schema.NullOr(Schema.Number),
+  finishedAt: Schema.Number,
+  durationMs: Schema.NullOr(Schema.Number),
+  nextAttemptAt: Schema.NullOr(Schema.Number),
+  waitReason: Schema.NullOr(WaitReason)
+}) {}
+
+/** Filters for listing deliveries; `after` is the keyset cursor (the last id of the previous page). */
+export const DeliveryFilter = Schema.Struct({
+  status: Schema.optional(DeliveryStatus),
+  sink: Schema.optional(Schema.String),
+  notificationId: Schema.optional(NotificationId),
+  after: Schema.optional(DeliveryId),
+  limit: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1_000)), { default: () => 100 })
+})
+export type DeliveryFilter = typeof DeliveryFilter.Type
+export type DeliveryFilterInput = typeof DeliveryFilter.Encoded
+
+/** One page of a keyset-paginated list; `next` is the cursor for the following page. */
+export interface Page<A> {
+  readonly items: ReadonlyArray<A>
+  readonly next: string | null
+}

@@ -1,0 +1,45 @@
+/** A notification as enqueued (the input) and as stored. Routing and delivery are elsewhere. */
+import { Schema } from "effect"
+import { NotificationId } from "./Ids.js"
+import { Priority } from "./Priority.js"
+
+const Text = (max: number) =>
+  Schema.String.pipe(Schema.maxLength(max, { message: () => `at most ${max} characters` }))
+const NonEmptyText = (max: number) =>
+  Text(max).pipe(Schema.minLength(1, { message: () => "must not be empty" }))
+
+/** What an app enqueues. Everything but `kind` and `title` is optional. */
+export const NotificationInput = Schema.Struct({
+  kind: NonEmptyText(200),
+  priority: Schema.optionalWith(Priority, { default: () => "normal" as const }),
+  title: NonEmptyText(1_000),
+  body: Schema.optionalWith(Text(65_536), { default: () => "" }),
+  payload: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Unknown }), {
+    default: () => ({})
+  }),
+  dedupeKey: Schema.optional(NonEmptyText(200)),
+  projectId: Schema.optional(NonEmptyText(200)),
+  sessionId: Schema.optional(NonEmptyText(200))
+})
+export type NotificationInput = typeof NotificationInput.Type
+export type NotificationInputEncoded = typeof NotificationInput.Encoded
+
+export class Notification extends Schema.Class<Notification>("Notification")({
+  id: NotificationId,
+  kind: Schema.String,
+  priority: Priority,
+  title: Schema.String,
+  body: Schema.String,
+  payload: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+  dedupeKey: Schema.NullOr(Schema.String),
+  projectId: Schema.NullOr(Schema.String),
+  sessionId: Schema.NullOr(Schema.String),
+  createdAt: Schema.Number,
+  routedAt: Schema.NullOr(Schema.Number)
+}) {}
+
+/** The answer to an enqueue: the notification, and whether this call created it. */
+export interface Enqueued {
+  readonly notification: Notification
+  readonly created: boolean
+}

@@ -1,0 +1,88 @@
+/**
+ * The settings document: sinks, routes, retry policy, lease TTL. Its shape is a public
+ * contract (shared/DESIGN.md): extend it, never rename. Storage is SettingsStore's.
+ */
+import { Schema } from "effect"
+import { SinkName } from "./Ids.js"
+import { Priority } from "./Priority.js"
+
+const PositiveInt = Schema.Int.pipe(Schema.positive({ message: () => "must be a positive whole number" }))
+const enabled = Schema.optionalWith(Schema.Boolean, { default: () => true })
+const HttpUrl = Schema.String.pipe(
+  Schema.filter((s) => {
+    try {
+      const u = new URL(s)
+      return u.protocol === "http:" || u.protocol === "https:" || "must be an http(s) URL"
+    } catch {
+      return "must be an absolute URL"
+    }
+  })
+)
+
+export const WebhookSink = Schema.Struct({
+  type: Schema.Literal("webhook"),
+  enabled,
+  url: HttpUrl,
+  secret: Schema.optional(Schema.String),
+  timeoutMs: Schema.optionalWith(PositiveInt.pipe(Schema.lessThanOrEqualTo(120_000)), { default: () => 10_000 }),
+  allowPrivateNetwork: Schema.optionalWith(Schema.Boolean, { default: () => false })
+})
+export const SlackSink = Schema.Struct({ type: Schema.Literal("slack"), enabled, url: HttpUrl })
+export const EmailSink = Schema.Struct({
+  type: Schema.Literal("email"),
+  enabled,
+  host: Schema.String.pipe(Schema.minLength(1)),
+  port: Schema.Int.pipe(Schema.between(1, 65_535)),
+  secure: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  user: Schema.optional(Schema.String),
+  password: Schema.optional(Schema.String),
+  from: Schema.String.pipe(Schema.minLength(3)),
+  to: Schema.Array(Schema.String.pipe(Schema.minLength(3))).pipe(Schema.minItems(1))
+})
+/** A pull sink: an external app (the desktop) claims its deliveries over the API. */
+export const DesktopSink = Schema.Struct({ type: Schema.Literal("desktop"), enabled })
+/** One JSON line per delivery, to stdout or to `path`. */
+export const LogSink = Schema.Struct({ type: Schema.Literal("log"), enabled, path: Schema.optional(Schema.String) })
+/** Deliveries handed to the embedding program in memory (see MemorySink). */
+export const MemorySinkConfig = Schema.Struct({ type: Schema.Literal("memory"), enabled })
+
+export const SinkConfig = Schema.Union(WebhookSink, SlackSink, EmailSink, DesktopSink, LogSink, MemorySinkConfig)
+export type SinkConfig = typeof SinkConfig.Type
+export type SinkType = SinkConfig["type"]
+
+/** Sink types that the dispatcher does not push to: their consumers claim over the API. */
+export const pullSinkTypes: ReadonlySet<SinkType> = new Set(["desktop"])
+
+export const Route = Schema.Struct({
+  sink: SinkName,
+  minPriority: Schema.optionalWith(Priority, { default: () => "low" as const }),
+  kinds: Schema.optional(Schema.Array(Schema.String))
+})
+export type Route = typeof Route.Type
+
+export const RetrySettings = Schema.Struct({
+  maxAttempts: Schema.optionalWith(PositiveInt.pipe(Schema.lessThanOrEqualTo(1_000)), { default: () => 5 }),
+  baseMs: Schema.optionalWith(PositiveInt, { default: () => 10_000 }),
+  factor: Schema.optionalWith(Schema.Number.pipe(Schema.between(1, 10)), { default: () => 2 }),
+  capMs: Schema.optionalWith(PositiveInt, { default: () => 3_600_000 }),
+  /** A delivery whose lease expired this many times goes `dead`: a poison message must not crash-loop. */
+  maxRescues: Schema.optionalWith(PositiveInt.pipe(Schema.lessThanOrEqualTo(100)), { default: () => 3 })
+}).pipe(Schema.filter((r) => r.capMs >= r.baseMs || { path: ["capMs"], message: "must be at least baseMs" }))
+export type RetrySettings = typeof RetrySettings.Type
+
+export const Settings = Schema.Struct({
+  enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  sinks: Schema.optionalWith(Schema.Record({ key: SinkName, value: SinkConfig }), { default: () => ({}) }),
+  routes: Schema.optionalWith(Schema.Array(Route), { default: () => [] }),
+  retry: Schema.optionalWith(RetrySettings, { default: () => Schema.decodeUnknownSync(RetrySettings)({}) }),
+  leaseMs: Schema.optionalWith(Schema.Int.pipe(Schema.between(1_000, 3_600_000)), { default: () => 30_000 })
+})
+export type Settings = typeof Settings.Type
+export type SettingsInput = typeof Settings.Encoded
+
+/** What a fresh database starts with: one `log` sink to stdout, routed from `low`. */
+export const defaultSettings: Settings = Schema.decodeUnknownSync(Settings)({
+  enabled: true,
+  sinks: { stdout: { type: "log" } },
+  routes: [{ sink: "stdout", minPriority: "low" }]
+})

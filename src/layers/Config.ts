@@ -1,0 +1,7 @@
+/** The daemon's environment, read once with Effect Config: a bad value fails at boot naming the variable. */
+import { Config } from "effect"
+
+export const DaemonConfig = Config.all({
+  database: Config.string("HERALD_DB").pipe(Config.withDefault("./herald.db")),
+  sync: Config.literal("NORMAL", "FULL")("HERALD_SYNC").pipe(Config.withDefault("NORMAL" as const))
+})

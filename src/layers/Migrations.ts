@@ -1,0 +1,59 @@
+/**
+ * Runs the `migrations/NNNN_name.sql` files, forward-only, one statement at a time, and
+ * refuses a database that carries a migration this build does not know.
+ */
+import { Migrator, SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import { fileURLToPath } from "node:url"
+import { DatabaseTooNew } from "../domain/errors.js"
+import { splitSql } from "./internal/splitSql.js"
+
+/** The folder of migration files, beside `src/` and `dist/` in the package. */
+export const migrationsDir = fileURLToPath(new URL("../../migrations/", import.meta.url))
+
+const table = "effect_sql_migrations"
+
+export interface MigrationFile {
+  readonly id: number
+  readonly name: string
+  readonly statements: ReadonlyArray<string>
+}
+
+export const readMigrations = (dir: string = migrationsDir): Array<MigrationFile> =>
+  fs.readdirSync(dir)
+    .flatMap((file) => {
+      const m = /^(\d{4})_([A-Za-z0-9_]+)\.sql$/.exec(file)
+      if (!m) return []
+      return [{ id: Number(m[1]), name: m[2]!, statements: splitSql(fs.readFileSync(`${dir}/${file}`, "utf8")) }]
+    })
+    .sort((a, b) => a.id - b.id)
+
+/** The newest migration recorded in the database (0 for a new file). */
+export const databaseVersion = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const exists = yield* sql<{ n: number }>`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ${table}`
+  if (exists[0]!.n === 0) return 0
+  const rows = yield* sql<{ v: number | null }>`SELECT max(migration_id) AS v FROM ${sql(table)}`
+  return rows[0]!.v ?? 0
+})
+
+const migrator = Migrator.make({})
+
+/** Migrates to this build's newest version; returns the migrations it ran. */
+export const migrate = (files: ReadonlyArray<MigrationFile> = readMigrations()) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const buildVersion = files.reduce((max, f) => Math.max(max, f.id), 0)
+    const current = yield* databaseVersion
+    if (current > buildVersion) {
+      return yield* new DatabaseTooNew({ databaseVersion: current, buildVersion })
+    }
+    const record = Object.fromEntries(
+      files.map((f) => [
+        `${f.id}_${f.name}`,
+        Effect.forEach(f.statements, (s) => sql.unsafe(s), { discard: true })
+      ])
+    )
+    return yield* migrator({ loader: Migrator.fromRecord(record), table })
+  }).pipe(Effect.withSpan("Migrations.migrate"))

@@ -1,0 +1,65 @@
+/**
+ * In-process fan-out of change_log events. The hub is a sliding PubSub: a slow subscriber
+ * loses old entries from its own buffer instead of blocking the publisher or the others,
+ * and `subscribe` fills any such gap from the database, so a subscriber sees every change
+ * once, in order, with no gap.
+ */
+import { Chunk, Effect, Option, PubSub, Stream } from "effect"
+import { ChangeEvent, Resync } from "../domain/ChangeEvent.js"
+import { ChangeLogStore } from "./ChangeLogStore.js"
+
+const page = 1_000
+
+export class Broadcaster extends Effect.Service<Broadcaster>()("herald/Broadcaster", {
+  scoped: Effect.gen(function* () {
+    const store = yield* ChangeLogStore
+    const hub = yield* Effect.acquireRelease(PubSub.sliding<ChangeEvent>(4_096), PubSub.shutdown)
+
+    const publish = (events: ReadonlyArray<ChangeEvent>) => PubSub.publishAll(hub, events)
+
+    /** Reads [from+1, until) from the database, page by page. */
+    const range = (from: number, until?: number): Stream.Stream<ChangeEvent> =>
+      Stream.paginateChunkEffect(from, (cursor) =>
+        Effect.orDie(store.after(cursor, page, until)).pipe(
+          Effect.map((rows) => {
+            const next = rows.length === page ? rows[rows.length - 1]!.seq : undefined
+            return [Chunk.unsafeFromArray(rows), next === undefined ? Option.none() : Option.some(next)] as const
+          })
+        ))
+
+    /**
+     * Every change after `after`, then live ones, in order, each once. A start older than
+     * what retention kept first yields a Resync (the caller reloads state, then follows).
+     */
+    const subscribe = (after: number): Stream.Stream<ChangeEvent | Resync> =>
+      Stream.unwrapScoped(Effect.gen(function* () {
+        const live = yield* PubSub.subscribe(hub) // before reading the backlog, so nothing falls between
+        const { oldest } = yield* Effect.orDie(store.bounds)
+        let last = after
+        const head: Array<ChangeEvent | Resync> = []
+        if (oldest !== null && after < oldest - 1) {
+          head.push(new Resync({ requestedAfter: after, oldestAvailable: oldest }))
+          last = oldest - 1
+        }
+        const advance = (e: ChangeEvent) => {
+          if (e.seq <= last) return false
+          last = e.seq
+          return true
+        }
+        const backlog = Stream.suspend(() => range(last)).pipe(Stream.filter(advance))
+        const follow = Stream.fromQueue(live).pipe(
+          Stream.flatMap((e) =>
+            e.seq <= last
+              ? Stream.empty
+              : e.seq === last + 1
+              ? Stream.make(e)
+              : Stream.suspend(() => range(last, e.seq + 1)) // a gap: the hub slid past entries we had not read
+          ),
+          Stream.filter(advance)
+        )
+        return Stream.concat(Stream.fromIterable(head), Stream.concat(backlog, follow))
+      }))
+
+    return { publish, subscribe } as const
+  })
+}) {}

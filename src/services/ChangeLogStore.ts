@@ -1,0 +1,45 @@
+/** Reads of change_log and the consumers' stored offsets. Rows are written by triggers only. */
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+import { ChangeEvent } from "../domain/ChangeEvent.js"
+import { ReadSql } from "./ReadSql.js"
+
+interface ChangeRow {
+  readonly seq: number
+  readonly entity: string
+  readonly entityId: string
+  readonly event: string
+  readonly payload: string
+  readonly createdAt: number
+}
+
+const toEvent = (r: ChangeRow) =>
+  new ChangeEvent({ ...r, payload: JSON.parse(r.payload) as unknown }, { disableValidation: true })
+
+export class ChangeLogStore extends Effect.Service<ChangeLogStore>()("herald/ChangeLogStore", {
+  effect: Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const read = yield* ReadSql
+
+    /** Changes after `seq`, in order, at most `limit` (primary key range scan). */
+    const after = (seq: number, limit: number, until?: number) =>
+      read<ChangeRow>`SELECT seq, entity, entity_id AS entityId, event, payload, created_at AS createdAt
+                      FROM change_log WHERE seq > ${seq} ${until !== undefined ? read`AND seq < ${until}` : read``}
+                      ORDER BY seq LIMIT ${limit}`.pipe(Effect.map((rows) => rows.map(toEvent)))
+
+    const bounds = read<{ oldest: number | null; newest: number | null }>`
+      SELECT min(seq) AS oldest, max(seq) AS newest FROM change_log`.pipe(Effect.map((r) => r[0]!))
+
+    const offset = (consumer: string) =>
+      read<{ seq: number }>`SELECT seq FROM consumer_offsets WHERE consumer = ${consumer}`.pipe(
+        Effect.map((r) => r[0]?.seq ?? null)
+      )
+
+    /** Inside the caller's write transaction. */
+    const saveOffset = (consumer: string, seq: number, now: number) =>
+      sql`INSERT INTO consumer_offsets (consumer, seq, updated_at) VALUES (${consumer}, ${seq}, ${now})
+          ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`.pipe(Effect.asVoid)
+
+    return { after, bounds, offset, saveOffset } as const
+  })
+}) {}

@@ -1,0 +1,285 @@
+/**
+ * Deliveries and their attempts in SQLite. Writes are batched (one statement per batch
+ * through json_each) and fenced: a transition is written only where the row still has the
+ * version, status and lease owner it was computed from. SQL only here.
+ */
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { Effect, Option, Schema } from "effect"
+import { Delivery, DeliveryAttempt, type DeliveryFilter, type DeliveryStatus } from "../domain/Delivery.js"
+import type { AttemptOutcome, WaitReason } from "../domain/Delivery.js"
+import type { Priority } from "../domain/Priority.js"
+import { ReadSql } from "./ReadSql.js"
+
+/** A delivery row as read on the hot path (trusted: written by this module, CHECK-constrained). */
+export interface DeliveryRow {
+  readonly id: string
+  readonly notificationId: string
+  readonly sink: string
+  readonly status: DeliveryStatus
+  readonly attempts: number
+  readonly maxAttempts: number
+  readonly rescues: number
+  readonly nextAttemptAt: number | null
+  readonly leaseOwner: string | null
+  readonly leaseExpiresAt: number | null
+  readonly lastErrorCode: string | null
+  readonly lastError: string | null
+  readonly externalId: string | null
+  readonly reason: string | null
+  readonly version: number
+  readonly createdAt: number
+  readonly updatedAt: number
+}
+
+/** A claimed delivery with what its sink needs of the notification. */
+export interface ClaimRow extends DeliveryRow {
+  readonly kind: string
+  readonly priority: Priority
+  readonly title: string
+  readonly body: string
+  readonly payload: string
+  readonly projectId: string | null
+  readonly sessionId: string | null
+  readonly notificationCreatedAt: number
+}
+
+export interface NewDelivery {
+  readonly id: string
+  readonly notificationId: string
+  readonly sink: string
+  readonly status: "pending" | "skipped"
+  readonly maxAttempts: number
+  readonly nextAttemptAt: number | null
+  readonly reason: string | null
+  readonly createdAt: number
+}
+
+export interface AttemptRow {
+  readonly deliveryId: string
+  readonly attempt: number
+  readonly outcome: AttemptOutcome
+  readonly errorCode: string | null
+  readonly error: string | null
+  readonly retryable: boolean | null
+  readonly leaseOwner: string | null
+  readonly startedAt: number | null
+  readonly finishedAt: number
+  readonly durationMs: number | null
+  readonly nextAttemptAt: number | null
+  readonly waitReason: WaitReason | null
+}
+
+/** A computed transition, and the fence it must pass to be written. */
+export interface Transition {
+  readonly id: string
+  readonly fromStatus: DeliveryStatus
+  readonly fromVersion: number
+  /** When set, the row must still be leased by this owner (a worker's outcome). */
+  readonly fenceOwner: string | null
+  readonly status: DeliveryStatus
+  readonly attempts: number
+  readonly maxAttempts: number
+  readonly rescues: number
+  readonly nextAttemptAt: number | null
+  readonly leaseOwner: string | null
+  readonly leaseExpiresAt: number | null
+  readonly lastErrorCode: string | null
+  readonly lastError: string | null
+  readonly externalId: string | null
+  readonly reason: string | null
+  readonly updatedAt: number
+  readonly attempt: AttemptRow | null
+}
+
+const columns = `id, notification_id AS notificationId, sink, status, attempts, max_attempts AS maxAttempts,
+  rescues, next_attempt_at AS nextAttemptAt, lease_owner AS leaseOwner, lease_expires_at AS leaseExpiresAt,
+  last_error_code AS lastErrorCode, last_error AS lastError, external_id AS externalId, reason, version,
+  created_at AS createdAt, updated_at AS updatedAt`
+
+const claimColumns = `d.id, d.notification_id AS notificationId, d.sink, d.status, d.attempts,
+  d.max_attempts AS maxAttempts, d.rescues, d.next_attempt_at AS nextAttemptAt, d.lease_owner AS leaseOwner,
+  d.lease_expires_at AS leaseExpiresAt, d.last_error_code AS lastErrorCode, d.last_error AS lastError,
+  d.external_id AS externalId, d.reason, d.version, d.created_at AS createdAt, d.updated_at AS updatedAt,
+  n.kind, n.priority, n.title, n.body, n.payload, n.project_id AS projectId, n.session_id AS sessionId,
+  n.created_at AS notificationCreatedAt`
+
+const AttemptFromRow = Schema.Struct({
+  ...DeliveryAttempt.fields,
+  retryable: Schema.NullOr(Schema.transform(Schema.Number, Schema.Boolean, { strict: true, decode: (n) => n !== 0, encode: (b) => (b ? 1 : 0) }))
+}).pipe(Schema.transform(Schema.typeSchema(DeliveryAttempt), {
+  strict: true,
+  decode: (r) => DeliveryAttempt.make(r),
+  encode: (a) => ({ ...a })
+}))
+
+const asRows = <A>(rows: ReadonlyArray<unknown>) => rows as ReadonlyArray<A>
+
+export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/DeliveryStore", {
+  effect: Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const read = yield* ReadSql
+
+    /** Inserts new deliveries; an existing (notification, sink) pair is left as it is. */
+    const insertMany = (rows: ReadonlyArray<NewDelivery>) =>
+      rows.length === 0 ? Effect.void : sql`
+        INSERT INTO deliveries (id, notification_id, sink, status, max_attempts, next_attempt_at,
+                                reason, created_at, updated_at)
+        SELECT value ->> 'id', value ->> 'notificationId', value ->> 'sink', value ->> 'status',
+               value ->> 'maxAttempts', value ->> 'nextAttemptAt', value ->> 'reason',
+               value ->> 'createdAt', value ->> 'createdAt'
+        FROM json_each(${JSON.stringify(rows)})
+        WHERE true
+        ON CONFLICT (notification_id, sink) DO NOTHING`.pipe(Effect.asVoid)
+
+    /** Due deliveries of one sink, oldest due first (index deliveries_due). Writer side, in the claim transaction. */
+    const due = (sink: string, now: number, limit: number) =>
+      sql`SELECT ${sql.literal(claimColumns)}
+          FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+          WHERE d.sink = ${sink} AND d.status IN ('pending', 'retry_wait') AND d.next_attempt_at <= ${now}
+          ORDER BY d.next_attempt_at LIMIT ${limit}`.pipe(Effect.map(asRows<ClaimRow>))
+
+    /** Leased deliveries whose lease has run out (index deliveries_lease_expiry). */
+    const expired = (now: number, limit: number) =>
+      sql`SELECT ${sql.literal(columns)} FROM deliveries
+          WHERE status = 'leased' AND lease_expires_at <= ${now}
+          ORDER BY lease_expires_at LIMIT ${limit}`.pipe(Effect.map(asRows<DeliveryRow>))
+
+    /** Rows by id on the writer, for operator commands and pull-sink outcomes. */
+    const byIds = (ids: ReadonlyArray<string>) =>
+      sql`SELECT ${sql.literal(columns)} FROM deliveries
+          WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`.pipe(Effect.map(asRows<DeliveryRow>))
+
+    /** Claimed rows with their notifications, on the writer, for the claim API's answer. */
+    const claimRowsByIds = (ids: ReadonlyArray<string>) =>
+      sql`SELECT ${sql.literal(claimColumns)}
+          FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+          WHERE d.id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`.pipe(Effect.map(asRows<ClaimRow>))
+
+    /**
+     * Writes transitions in one statement, each fenced on (version, status, lease owner),
+     * and their attempt rows. Returns the ids written; the others lost the race.
+     */
+    const persist = (transitions: ReadonlyArray<Transition>) =>
+      Effect.gen(function* () {
+        if (transitions.length === 0) return new Set<string>()
+        const written = yield* sql<{ id: string }>`
+          UPDATE deliveries SET
+            status = v.status, attempts = v.attempts, max_attempts = v.maxAttempts, rescues = v.rescues,
+            next_attempt_at = v.nextAttemptAt, lease_owner = v.leaseOwner, lease_expires_at = v.leaseExpiresAt,
+            last_error_code = v.lastErrorCode, last_error = v.lastError, external_id = v.externalId,
+            reason = v.reason, updated_at = v.updatedAt, version = deliveries.version + 1
+          FROM (SELECT value ->> 'id' AS id, value ->> 'fromStatus' AS fromStatus,
+                       value ->> 'fromVersion' AS fromVersion, value ->> 'fenceOwner' AS fenceOwner,
+                       value ->> 'status' AS status, value ->> 'attempts' AS attempts,
+                       value ->> 'maxAttempts' AS maxAttempts, value ->> 'rescues' AS rescues,
+                       value ->> 'nextAttemptAt' AS nextAttemptAt, value ->> 'leaseOwner' AS leaseOwner,
+                       value ->> 'leaseExpiresAt' AS leaseExpiresAt, value ->> 'lastErrorCode' AS lastErrorCode,
+                       value ->> 'lastError' AS lastError, value ->> 'externalId' AS externalId,
+                       value ->> 'reason' AS reason, value ->> 'updatedAt' AS updatedAt
+                FROM json_each(${JSON.stringify(transitions, (k, v) => (k === "attempt" ? undefined : v))})) AS v
+          WHERE deliveries.id = v.id AND deliveries.version = v.fromVersion AND deliveries.status = v.fromStatus
+            AND (v.fenceOwner IS NULL OR deliveries.lease_owner = v.fenceOwner)
+          RETURNING deliveries.id`
+        const ids = new Set(written.map((r) => r.id))
+        const attempts = transitions.flatMap((t) => (t.attempt !== null && ids.has(t.id) ? [t.attempt] : []))
+        if (attempts.length > 0) {
+          yield* sql`
+            INSERT INTO delivery_attempts (delivery_id, attempt, outcome, error_code, error, retryable,
+                                           lease_owner, started_at, finished_at, duration_ms,
+                                           next_attempt_at, wait_reason)
+            SELECT value ->> 'deliveryId', value ->> 'attempt', value ->> 'outcome', value ->> 'errorCode',
+                   value ->> 'error', value ->> 'retryable', value ->> 'leaseOwner', value ->> 'startedAt',
+                   value ->> 'finishedAt', value ->> 'durationMs', value ->> 'nextAttemptAt',
+                   value ->> 'waitReason'
+            FROM json_each(${JSON.stringify(attempts)})`
+        }
+        return ids
+      })
+
+    /** Extends the leases this owner still holds; not a transition (no version bump, no change_log row). */
+    const renewLeases = (ids: ReadonlyArray<string>, owner: string, expiresAt: number) =>
+      sql`UPDATE deliveries SET lease_expires_at = ${expiresAt}
+          WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))
+            AND status = 'leased' AND lease_owner = ${owner}`.pipe(Effect.asVoid)
+
+    /** The earliest next_attempt_at among due-able deliveries of these sinks. */
+    const nextDueAt = (sinks: ReadonlyArray<string>) =>
+      Effect.forEach(sinks, (sink) =>
+        read<{ at: number | null }>`SELECT min(next_attempt_at) AS at FROM deliveries
+          WHERE sink = ${sink} AND status IN ('pending', 'retry_wait')`).pipe(
+        Effect.map((rs) => rs.flatMap((r) => (r[0]?.at != null ? [r[0].at] : []))),
+        Effect.map((ats) => (ats.length === 0 ? null : Math.min(...ats)))
+      )
+
+    const nextLeaseExpiry = read<{ at: number | null }>`
+      SELECT min(lease_expires_at) AS at FROM deliveries WHERE status = 'leased'`.pipe(Effect.map((r) => r[0]?.at ?? null))
+
+    const get = SqlSchema.findOne({
+      Request: Schema.String,
+      Result: Delivery,
+      execute: (id) => read`SELECT ${read.literal(columns)} FROM deliveries WHERE id = ${id}`
+    })
+
+    const attemptsOf = SqlSchema.findAll({
+      Request: Schema.String,
+      Result: AttemptFromRow,
+      execute: (id) =>
+        read`SELECT delivery_id AS deliveryId, attempt, outcome, error_code AS errorCode, error, retryable,
+                    lease_owner AS leaseOwner, started_at AS startedAt, finished_at AS finishedAt,
+                    duration_ms AS durationMs, next_attempt_at AS nextAttemptAt, wait_reason AS waitReason
+             FROM delivery_attempts WHERE delivery_id = ${id} ORDER BY id`
+    })
+
+    const byNotification = SqlSchema.findAll({
+      Request: Schema.String,
+      Result: Delivery,
+      execute: (id) => read`SELECT ${read.literal(columns)} FROM deliveries WHERE notification_id = ${id} ORDER BY sink`
+    })
+
+    /** Keyset pagination on id, oldest first (index deliveries_status when filtering by status). */
+    const list = (f: DeliveryFilter) =>
+      read`SELECT ${read.literal(columns)} FROM deliveries WHERE ${read.and([
+        f.status !== undefined ? read`status = ${f.status}` : read`1 = 1`,
+        f.sink !== undefined ? read`sink = ${f.sink}` : read`1 = 1`,
+        f.notificationId !== undefined ? read`notification_id = ${f.notificationId}` : read`1 = 1`,
+        f.after !== undefined ? read`id > ${f.after}` : read`1 = 1`
+      ])} ORDER BY id LIMIT ${f.limit + 1}`.pipe(
+        Effect.flatMap(Schema.decodeUnknown(Schema.Array(Delivery))),
+        Effect.orDie,
+        Effect.map((rows) => ({ items: rows.slice(0, f.limit), next: rows.length > f.limit ? rows[f.limit - 1]!.id : null }))
+      )
+
+    /** Ids matching a filter, on the writer (bulk operator commands). */
+    const idsWhere = (f: { status?: DeliveryStatus | undefined; sink?: string | undefined }, limit: number) =>
+      sql<{ id: string }>`SELECT id FROM deliveries WHERE ${sql.and([
+        f.status !== undefined ? sql`status = ${f.status}` : sql`1 = 1`,
+        f.sink !== undefined ? sql`sink = ${f.sink}` : sql`1 = 1`
+      ])} ORDER BY id LIMIT ${limit}`.pipe(Effect.map((r) => r.map((x) => x.id)))
+
+    const counts = read<{ sink: string; status: DeliveryStatus; n: number }>`
+      SELECT sink, status, count(*) AS n FROM deliveries GROUP BY sink, status`
+
+    const oldestDueAt = (now: number) =>
+      read<{ at: number | null }>`SELECT min(next_attempt_at) AS at FROM deliveries
+        WHERE status IN ('pending', 'retry_wait') AND next_attempt_at <= ${now}`.pipe(Effect.map((r) => r[0]?.at ?? null))
+
+    return {
+      insertMany,
+      due,
+      expired,
+      byIds,
+      claimRowsByIds,
+      persist,
+      renewLeases,
+      nextDueAt,
+      nextLeaseExpiry,
+      get: (id: string) => get(id).pipe(Effect.orDie, Effect.map(Option.getOrUndefined)),
+      attemptsOf: (id: string) => Effect.orDie(attemptsOf(id)),
+      byNotification: (id: string) => Effect.orDie(byNotification(id)),
+      list,
+      idsWhere,
+      counts,
+      oldestDueAt
+    } as const
+  })
+}) {}

@@ -1,0 +1,259 @@
+/**
+ * Claims due deliveries of the push sinks in batches with a lease, hands them to their
+ * sinks with bounded concurrency, and persists the outcomes in batches (group commit).
+ * Claim, delivery and persistence run as a pipeline. Leases of slow sink calls are renewed;
+ * every sink call has a timeout well below the lease. Rescue of expired leases is the Supervisor's.
+ */
+import { Cause, Clock, Duration, Effect, Exit, FiberSet, Option, Queue, Schedule } from "effect"
+import { IllegalTransition } from "../domain/errors.js"
+import { pullSinkTypes, type Settings, type SinkConfig } from "../domain/Settings.js"
+import type { SinkDelivery, SinkReceipt } from "../domain/Sink.js"
+import { SinkFailure } from "../domain/Sink.js"
+import { type DeliveryEvent, step, stepAll, type Stepped } from "../machines/delivery.js"
+import { type ClaimRow, DeliveryStore, type Transition } from "./DeliveryStore.js"
+import { cryptoJitter } from "./internal/ids.js"
+import { contextOf, rowAfter, toTransition } from "./internal/transitions.js"
+import { makeWakeup } from "./internal/Wakeup.js"
+import { RuntimeConfig } from "./RuntimeConfig.js"
+import { Sinks } from "./Sinks.js"
+import { SettingsStore } from "./SettingsStore.js"
+import { Writer } from "./Writer.js"
+
+interface InFlight {
+  row: ClaimRow
+  readonly startedAt: number
+}
+
+interface Outcome {
+  readonly row: ClaimRow
+  readonly startedAt: number
+  readonly finishedAt: number
+  readonly exit: Exit.Exit<SinkReceipt, SinkFailure>
+}
+
+export const policyOf = (s: Settings) => ({
+  baseMs: s.retry.baseMs,
+  factor: s.retry.factor,
+  capMs: s.retry.capMs,
+  maxRescues: s.retry.maxRescues
+})
+
+const toSinkDelivery = (row: ClaimRow): SinkDelivery => ({
+  deliveryId: row.id,
+  idempotencyKey: row.id,
+  attempt: row.attempts + 1,
+  sink: row.sink,
+  notification: {
+    id: row.notificationId,
+    kind: row.kind,
+    priority: row.priority,
+    title: row.title,
+    body: row.body,
+    payload: JSON.parse(row.payload) as Record<string, unknown>,
+    projectId: row.projectId,
+    sessionId: row.sessionId,
+    createdAt: row.notificationCreatedAt
+  }
+})
+
+/** A sink call's own timeout: its configured one, never more than half the lease. */
+const callTimeoutMs = (config: SinkConfig, leaseMs: number) =>
+  Math.min(config.type === "webhook" ? config.timeoutMs : leaseMs / 2, leaseMs / 2)
+
+/** Steps claimed rows with CLAIM (retry_wait rows become DUE first); returns the fenced writes. */
+export const claimTransitions = (rows: ReadonlyArray<ClaimRow>, owner: string, leaseMs: number, now: number) => {
+  const due: DeliveryEvent = { type: "DUE", now }
+  const claim: DeliveryEvent = { type: "CLAIM", now, owner, leaseMs }
+  const ready = rows.map((row) => {
+    if (row.status !== "retry_wait") return { row, status: row.status, context: contextOf(row) }
+    const s = step(row.status, contextOf(row), due)
+    return s instanceof IllegalTransition ? { row, status: row.status, context: contextOf(row) } : { row, status: s.status, context: s.context, schedule: s }
+  })
+  const stepped = stepAll(ready, claim)
+  const out: Array<Transition> = []
+  stepped.forEach((s, i) => {
+    if (s instanceof IllegalTransition) return
+    out.push(toTransition(ready[i]!.row, s, now, null))
+  })
+  return out
+}
+
+/** After a storage error a loop backs off (jittered, at most 5 s apart) and tries again. */
+export const busyBackoff = Schedule.exponential("100 millis").pipe(
+  Schedule.jittered,
+  Schedule.union(Schedule.spaced("5 seconds"))
+)
+
+export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher", {
+  scoped: Effect.gen(function* () {
+    const config = yield* RuntimeConfig
+    const writer = yield* Writer
+    const store = yield* DeliveryStore
+    const settingsStore = yield* SettingsStore
+    const sinks = yield* Sinks
+    const work = yield* makeWakeup
+    const freed = yield* makeWakeup
+    const inFlight = new Map<string, InFlight>()
+    const outcomes = yield* Queue.unbounded<Outcome>()
+    const calls = yield* FiberSet.make<void, never>()
+
+    const pushSinks = (s: Settings) =>
+      Object.entries(s.sinks).flatMap(([name, c]) => (c.enabled && !pullSinkTypes.has(c.type) && sinks.has(c.type) ? [name] : []))
+
+    /** One claim transaction over the push sinks; returns the leased rows. */
+    const claimDue = Effect.fn("Dispatcher.claimDue")(function* (settings: Settings, names: ReadonlyArray<string>, room: number) {
+      return yield* writer.transaction(Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const perSink = Math.max(1, Math.ceil(Math.min(room, config.claimBatch) / names.length))
+        const claimed: Array<ClaimRow> = []
+        for (const name of names) {
+          const rows = yield* store.due(name, now, perSink)
+          if (rows.length === 0) continue
+          const transitions = claimTransitions(rows, config.owner, settings.leaseMs, now)
+          const written = yield* store.persist(transitions)
+          const byId = new Map(rows.map((r) => [r.id, r]))
+          for (const t of transitions) if (written.has(t.id)) claimed.push(rowAfter(byId.get(t.id)!, t))
+        }
+        return claimed
+      }))
+    })
+
+    const deliver = (row: ClaimRow, settings: Settings) =>
+      Effect.gen(function* () {
+        const startedAt = yield* Clock.currentTimeMillis
+        const sinkConfig = settings.sinks[row.sink]
+        const impl = sinkConfig && sinks.get(sinkConfig.type)
+        const exit = yield* (sinkConfig === undefined || impl === undefined
+          ? Effect.fail(new SinkFailure({ retryable: true, code: "sink_unavailable", message: `sink '${row.sink}' is no longer configured` }))
+          : impl.deliver(sinkConfig, toSinkDelivery(row)).pipe(
+            Effect.timeoutFail({
+              duration: Duration.millis(callTimeoutMs(sinkConfig, settings.leaseMs)),
+              onTimeout: () => new SinkFailure({ retryable: true, code: "timeout", message: "the sink did not answer in time" })
+            }),
+            Effect.catchAllDefect((d) =>
+              Effect.fail(new SinkFailure({ retryable: true, code: "sink_defect", message: d instanceof Error ? d.message : String(d) }))
+            )
+          )).pipe(Effect.exit)
+        const finishedAt = yield* Clock.currentTimeMillis
+        yield* Queue.offer(outcomes, { row, startedAt, finishedAt, exit })
+      })
+
+    /** Persists a batch of outcomes; a stale one (its lease was rescued meanwhile) changes nothing. */
+    const persistOutcomes = Effect.fn("Dispatcher.persistOutcomes")(function* (batch: ReadonlyArray<Outcome>) {
+      const settings = yield* settingsStore.get
+      const policy = policyOf(settings)
+      const now = yield* Clock.currentTimeMillis
+      const succeed: DeliveryEvent = { type: "SUCCEED", now }
+      const transitions: Array<Transition> = []
+      const plain = batch.filter((o) => Exit.isSuccess(o.exit) && o.exit.value.externalId === undefined)
+      stepAll(plain.map((o) => ({ status: o.row.status, context: contextOf(o.row) })), succeed).forEach((s, i) => {
+        const o = plain[i]!
+        if (!(s instanceof IllegalTransition)) transitions.push(toTransition(o.row, s, now, config.owner, o))
+      })
+      for (const o of batch) {
+        if (Exit.isSuccess(o.exit) && o.exit.value.externalId === undefined) continue
+        const event: DeliveryEvent = Exit.isSuccess(o.exit)
+          ? { type: "SUCCEED", now, externalId: o.exit.value.externalId }
+          : failEvent(o.exit, now, policy)
+        const s: Stepped | IllegalTransition = step(o.row.status, contextOf(o.row), event)
+        if (!(s instanceof IllegalTransition)) transitions.push(toTransition(o.row, s, now, config.owner, o))
+      }
+      const written = yield* writer.transaction(store.persist(transitions))
+      const stale = transitions.filter((t) => !written.has(t.id))
+      if (stale.length > 0) {
+        yield* Effect.logWarning("stale outcomes ignored: their leases were rescued before the sink answered").pipe(
+          Effect.annotateLogs({ deliveries: stale.map((t) => t.id).join(","), owner: config.owner })
+        )
+      }
+      for (const o of batch) inFlight.delete(o.row.id)
+      yield* freed.notify
+    })
+
+    const persistLoop = Effect.gen(function* () {
+      const batch = yield* Queue.takeBetween(outcomes, 1, 1_000)
+      yield* persistOutcomes([...batch]).pipe(Effect.uninterruptible)
+    })
+
+    /** Sleeps until the earliest due time of the push sinks, or until new work is announced. */
+    const idle = (names: ReadonlyArray<string>) =>
+      Effect.gen(function* () {
+        const next = yield* Effect.orDie(store.nextDueAt(names))
+        const now = yield* Clock.currentTimeMillis
+        const wait = next === null ? 60_000 : Math.max(1, Math.min(60_000, next - now))
+        yield* work.wait(Duration.millis(wait))
+      })
+
+    const claimLoop = Effect.gen(function* () {
+      const settings = yield* settingsStore.get
+      const names = pushSinks(settings)
+      const room = config.maxInFlight - inFlight.size
+      if (names.length === 0) return yield* work.wait("60 seconds")
+      if (room <= 0) return yield* freed.wait("1 second")
+      const claimed = yield* claimDue(settings, names, room)
+      for (const row of claimed) {
+        inFlight.set(row.id, { row, startedAt: 0 })
+        yield* FiberSet.run(calls, deliver(row, settings))
+      }
+      if (claimed.length === 0) yield* idle(names)
+    })
+
+    /** Extends the leases of calls still running after a third of the lease. */
+    const renewLoop = Effect.gen(function* () {
+      const settings = yield* settingsStore.get
+      yield* Effect.sleep(Duration.millis(settings.leaseMs / 3))
+      const now = yield* Clock.currentTimeMillis
+      const expiring = [...inFlight.values()].filter((f) => (f.row.leaseExpiresAt ?? 0) - now < (settings.leaseMs * 2) / 3)
+      if (expiring.length === 0) return
+      const expiresAt = now + settings.leaseMs
+      yield* writer.transaction(store.renewLeases(expiring.map((f) => f.row.id), config.owner, expiresAt))
+      for (const f of expiring) f.row = { ...f.row, leaseExpiresAt: expiresAt }
+    })
+
+    const retryOnStorage = <A, E, R>(loop: Effect.Effect<A, E, R>, name: string) =>
+      loop.pipe(
+        Effect.tapError((e) => Effect.logError(`${name} failed; retrying`, e)),
+        Effect.retry({ schedule: busyBackoff }),
+        Effect.forever
+      )
+
+    if (config.background) {
+      // Added before the loops are forked, so it runs after they are interrupted (finalizers run
+      // in reverse): calls under way finish and their outcomes are written before the writer closes.
+      yield* Effect.addFinalizer(() =>
+        Effect.gen(function* () {
+          yield* FiberSet.awaitEmpty(calls).pipe(Effect.timeoutOption("5 seconds"))
+          const rest = yield* Queue.takeAll(outcomes)
+          if (rest.length > 0) yield* persistOutcomes([...rest]).pipe(Effect.ignoreLogged)
+        })
+      )
+      yield* Effect.forkScoped(retryOnStorage(persistLoop, "persisting outcomes"))
+      yield* Effect.forkScoped(retryOnStorage(claimLoop, "claiming"))
+      yield* Effect.forkScoped(retryOnStorage(renewLoop, "renewing leases"))
+    }
+
+    return {
+      /** Tells the dispatcher that deliveries may be due now (after enqueue or requeue). */
+      wake: work.notify,
+      inFlight: Effect.sync(() => inFlight.size),
+      claimDue
+    } as const
+  })
+}) {}
+
+/** The FAIL event for a sink's failure (a defect or interruption counts as retryable). */
+export const failEvent = (exit: Exit.Exit<SinkReceipt, SinkFailure>, now: number, policy: ReturnType<typeof policyOf>): DeliveryEvent => {
+  const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+  const f = Option.isSome(failure)
+    ? failure.value
+    : new SinkFailure({ retryable: true, code: "interrupted", message: "the sink call was interrupted" })
+  return {
+    type: "FAIL",
+    now,
+    jitter: cryptoJitter(),
+    policy,
+    retryable: f.retryable,
+    code: f.code,
+    message: f.message,
+    retryAfterMs: f.retryAfterMs
+  }
+}

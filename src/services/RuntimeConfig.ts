@@ -1,0 +1,32 @@
+/** Tuning of one runtime process: who it is (lease owner) and how hard it works. */
+import { Context, Layer } from "effect"
+import { hostname } from "node:os"
+import { randomBytes } from "node:crypto"
+
+export interface RuntimeOptions {
+  /** The lease owner name of this process; unique per start so a restarted process never matches old leases. */
+  readonly owner: string
+  /** Run the dispatcher, supervisor and router fibers (off: a library that only enqueues and reads). */
+  readonly background: boolean
+  /** Deliveries claimed per claim transaction. */
+  readonly claimBatch: number
+  /** Deliveries being sent at once, over all sinks. */
+  readonly maxInFlight: number
+  /** How often change_log is polled for writes made by other processes. */
+  readonly feedPollMs: number
+}
+
+export const makeOwner = () => `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`
+
+export const defaultRuntimeOptions = (): RuntimeOptions => ({
+  owner: makeOwner(),
+  background: true,
+  claimBatch: 500,
+  maxInFlight: 2_000,
+  feedPollMs: 250
+})
+
+export class RuntimeConfig extends Context.Tag("herald/RuntimeConfig")<RuntimeConfig, RuntimeOptions>() {
+  static readonly layer = (options: Partial<RuntimeOptions> = {}) =>
+    Layer.sync(RuntimeConfig, () => ({ ...defaultRuntimeOptions(), ...options }))
+}

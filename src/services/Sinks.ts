@@ -1,0 +1,18 @@
+/** The sink implementations this process has, by sink type. Which named sinks exist is the settings'. */
+import { Context, Effect, Layer } from "effect"
+import type { SinkType } from "../domain/Settings.js"
+import type { Sink } from "../domain/Sink.js"
+import { makeLogSink } from "../sinks/log.js"
+import { MemorySink } from "../sinks/memory.js"
+
+export class Sinks extends Context.Tag("herald/Sinks")<Sinks, ReadonlyMap<SinkType, Sink>>() {
+  /** The built-in sinks: log and memory. */
+  static readonly layer = Layer.scoped(
+    Sinks,
+    Effect.gen(function* () {
+      const memory = yield* MemorySink
+      const log = yield* makeLogSink
+      return new Map<SinkType, Sink>([["log", log], ["memory", memory.sink]])
+    })
+  )
+}

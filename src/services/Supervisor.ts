@@ -1,0 +1,118 @@
+/**
+ * The supervising fibers: pumps change_log (after its stored offset) into the Broadcaster,
+ * rescues expired leases as failed attempts with the normal backoff, and routes
+ * notifications that waited while routing was off. Sleeps until the next lease expiry or
+ * the next commit instead of busy polling.
+ */
+import { Clock, Duration, Effect, Schedule } from "effect"
+import { IllegalTransition } from "../domain/errors.js"
+import type { DeliveryEvent } from "../machines/delivery.js"
+import { step } from "../machines/delivery.js"
+import { Broadcaster } from "./Broadcaster.js"
+import { ChangeLogStore } from "./ChangeLogStore.js"
+import { DeliveryStore, type Transition } from "./DeliveryStore.js"
+import { busyBackoff, Dispatcher, policyOf } from "./Dispatcher.js"
+import { cryptoJitter } from "./internal/ids.js"
+import { contextOf, toTransition } from "./internal/transitions.js"
+import { Router } from "./Router.js"
+import { RuntimeConfig } from "./RuntimeConfig.js"
+import { SettingsStore } from "./SettingsStore.js"
+import { Writer } from "./Writer.js"
+
+const consumer = "supervisor"
+const feedPage = 2_000
+
+export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor", {
+  scoped: Effect.gen(function* () {
+    const config = yield* RuntimeConfig
+    const writer = yield* Writer
+    const deliveries = yield* DeliveryStore
+    const changes = yield* ChangeLogStore
+    const broadcaster = yield* Broadcaster
+    const settingsStore = yield* SettingsStore
+    const router = yield* Router
+    const dispatcher = yield* Dispatcher
+
+    /** One rescue pass: every expired lease becomes LEASE_EXPIRED (a failed attempt with backoff). */
+    const rescueExpired = Effect.fn("Supervisor.rescueExpired")(function* () {
+      const settings = yield* settingsStore.get
+      const policy = policyOf(settings)
+      return yield* writer.transaction(Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const rows = yield* deliveries.expired(now, 500)
+        const transitions: Array<Transition> = []
+        for (const row of rows) {
+          const event: DeliveryEvent = { type: "LEASE_EXPIRED", now, jitter: cryptoJitter(), policy }
+          const s = step(row.status, contextOf(row), event)
+          if (!(s instanceof IllegalTransition)) transitions.push(toTransition(row, s, now, row.leaseOwner))
+        }
+        const written = yield* deliveries.persist(transitions)
+        if (written.size > 0) {
+          yield* Effect.logInfo(`rescued ${written.size} expired lease(s)`)
+        }
+        return rows.length
+      }))
+    })
+
+    const rescueLoop = Effect.gen(function* () {
+      const found = yield* rescueExpired()
+      if (found === 500) return
+      const settings = yield* settingsStore.get
+      const next = yield* deliveries.nextLeaseExpiry
+      const now = yield* Clock.currentTimeMillis
+      // A lease taken after this read expires at least leaseMs from now: never sleep longer.
+      const wait = next === null ? settings.leaseMs : Math.max(1, Math.min(settings.leaseMs, next - now + 1))
+      yield* Effect.sleep(Duration.millis(wait))
+    })
+
+    let offset = (yield* Effect.orDie(changes.offset(consumer))) ?? (yield* Effect.orDie(changes.bounds)).newest ?? 0
+    let savedAt = 0
+
+    /** Reads new change_log rows, publishes them, reloads settings another process changed. */
+    const pumpOnce = Effect.fn("Supervisor.pumpOnce")(function* () {
+      const rows = yield* changes.after(offset, feedPage)
+      if (rows.length === 0) return 0
+      yield* broadcaster.publish(rows)
+      offset = rows[rows.length - 1]!.seq
+      const settingsChanged = rows.some((r) => r.entity === "settings")
+      if (settingsChanged) {
+        yield* settingsStore.reload()
+        yield* router.routeWaiting(yield* settingsStore.get)
+        yield* dispatcher.wake
+      }
+      const now = yield* Clock.currentTimeMillis
+      if (now - savedAt >= 1_000) {
+        yield* writer.transaction(changes.saveOffset(consumer, offset, now))
+        savedAt = now
+      }
+      return rows.length
+    })
+
+    const pumpLoop = Effect.gen(function* () {
+      const n = yield* pumpOnce()
+      // Commits in this process wake the pump at once; other processes' writes are seen within feedPollMs.
+      if (n < feedPage) yield* writer.committed.wait(Duration.millis(config.feedPollMs))
+    })
+
+    const forever = <A, E, R>(loop: Effect.Effect<A, E, R>, what: string) =>
+      loop.pipe(
+        Effect.tapError((e) => Effect.logError(`${what} failed; retrying`, e)),
+        Effect.retry({ schedule: busyBackoff }),
+        Effect.repeat(Schedule.forever)
+      )
+
+    if (config.background) {
+      yield* router.routeWaiting(yield* settingsStore.get).pipe(Effect.orDie)
+      yield* Effect.forkScoped(forever(rescueLoop, "rescuing expired leases"))
+      yield* Effect.forkScoped(forever(pumpLoop, "pumping the change feed"))
+      yield* Effect.addFinalizer(() =>
+        Clock.currentTimeMillis.pipe(
+          Effect.flatMap((now) => writer.transaction(changes.saveOffset(consumer, offset, now))),
+          Effect.ignoreLogged
+        )
+      )
+    }
+
+    return { rescueExpired, pumpOnce, offset: Effect.sync(() => offset) } as const
+  })
+}) {}
