@@ -127,7 +127,7 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/Deliv
         SELECT value ->> 'id', value ->> 'notificationId', value ->> 'sink', value ->> 'status',
                value ->> 'maxAttempts', value ->> 'nextAttemptAt', value ->> 'reason',
                value ->> 'createdAt', value ->> 'createdAt'
-        FROM json_each(${JSON.stringify(rows)})
+        FROM json_each(jsonb(${JSON.stringify(rows)}))
         WHERE true
         ON CONFLICT (notification_id, sink) DO NOTHING`.pipe(Effect.asVoid)
 
@@ -147,13 +147,13 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/Deliv
     /** Rows by id on the writer, for operator commands and pull-sink outcomes. */
     const byIds = (ids: ReadonlyArray<string>) =>
       sql`SELECT ${sql.literal(columns)} FROM deliveries
-          WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`.pipe(Effect.map(asRows<DeliveryRow>))
+          WHERE id IN (SELECT value FROM json_each(jsonb(${JSON.stringify(ids)})))`.pipe(Effect.map(asRows<DeliveryRow>))
 
     /** Claimed rows with their notifications, on the writer, for the claim API's answer. */
     const claimRowsByIds = (ids: ReadonlyArray<string>) =>
       sql`SELECT ${sql.literal(claimColumns)}
           FROM deliveries d JOIN notifications n ON n.id = d.notification_id
-          WHERE d.id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`.pipe(Effect.map(asRows<ClaimRow>))
+          WHERE d.id IN (SELECT value FROM json_each(jsonb(${JSON.stringify(ids)})))`.pipe(Effect.map(asRows<ClaimRow>))
 
     /**
      * Writes transitions in one statement, each fenced on (version, status, lease owner),
@@ -176,7 +176,7 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/Deliv
                        value ->> 'leaseExpiresAt' AS leaseExpiresAt, value ->> 'lastErrorCode' AS lastErrorCode,
                        value ->> 'lastError' AS lastError, value ->> 'externalId' AS externalId,
                        value ->> 'reason' AS reason, value ->> 'updatedAt' AS updatedAt
-                FROM json_each(${JSON.stringify(transitions, (k, v) => (k === "attempt" ? undefined : v))})) AS v
+                FROM json_each(jsonb(${JSON.stringify(transitions, (k, v) => (k === "attempt" ? undefined : v))}))) AS v
           WHERE deliveries.id = v.id AND deliveries.version = v.fromVersion AND deliveries.status = v.fromStatus
             AND (v.fenceOwner IS NULL OR deliveries.lease_owner = v.fenceOwner)
           RETURNING deliveries.id`
@@ -191,7 +191,7 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/Deliv
                    value ->> 'error', value ->> 'retryable', value ->> 'leaseOwner', value ->> 'startedAt',
                    value ->> 'finishedAt', value ->> 'durationMs', value ->> 'nextAttemptAt',
                    value ->> 'waitReason'
-            FROM json_each(${JSON.stringify(attempts)})`
+            FROM json_each(jsonb(${JSON.stringify(attempts)}))`
         }
         return ids
       })
@@ -199,7 +199,7 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/Deliv
     /** Extends the leases this owner still holds; not a transition (no version bump, no change_log row). */
     const renewLeases = (ids: ReadonlyArray<string>, owner: string, expiresAt: number) =>
       sql`UPDATE deliveries SET lease_expires_at = ${expiresAt}
-          WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))
+          WHERE id IN (SELECT value FROM json_each(jsonb(${JSON.stringify(ids)})))
             AND status = 'leased' AND lease_owner = ${owner}`.pipe(Effect.asVoid)
 
     /** The earliest next_attempt_at among due-able deliveries of these sinks. */

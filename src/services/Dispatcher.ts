@@ -167,6 +167,8 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       }
       for (const o of batch) inFlight.delete(o.row.id)
       yield* freed.notify
+      // A retry was scheduled: the claim loop may be idling until a later due time.
+      if (transitions.some((t) => t.status === "retry_wait")) yield* work.notify
     })
 
     const persistLoop = Effect.gen(function* () {

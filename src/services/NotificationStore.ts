@@ -59,7 +59,7 @@ export class NotificationStore extends Effect.Service<NotificationStore>()("hera
         SELECT value ->> 'id', value ->> 'kind', value ->> 'priority', value ->> 'title',
                value ->> 'body', value ->> 'payload', value ->> 'dedupeKey', value ->> 'projectId',
                value ->> 'sessionId', value ->> 'createdAt', value ->> 'routedAt'
-        FROM json_each(${JSON.stringify(rows)})
+        FROM json_each(jsonb(${JSON.stringify(rows)}))
         WHERE true
         ON CONFLICT (dedupe_key) DO NOTHING
         RETURNING id`.pipe(Effect.map((r) => new Set(r.map((x) => x.id))))
@@ -67,14 +67,14 @@ export class NotificationStore extends Effect.Service<NotificationStore>()("hera
     /** Existing notifications by dedupe key, on the writer (inside the enqueue transaction). */
     const byDedupeKeys = (keys: ReadonlyArray<string>) =>
       sql`SELECT ${sql.literal(columns)} FROM notifications
-          WHERE dedupe_key IN (SELECT value FROM json_each(${JSON.stringify(keys)}))`.pipe(
+          WHERE dedupe_key IN (SELECT value FROM json_each(jsonb(${JSON.stringify(keys)})))`.pipe(
         Effect.flatMap(Schema.decodeUnknown(Schema.Array(NotificationFromRow))),
         Effect.orDie
       )
 
     const markRouted = (ids: ReadonlyArray<string>, at: number) =>
       sql`UPDATE notifications SET routed_at = ${at}
-          WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)})) AND routed_at IS NULL`
+          WHERE id IN (SELECT value FROM json_each(jsonb(${JSON.stringify(ids)}))) AND routed_at IS NULL`
 
     /** Notifications that waited while routing was off (index notifications_unrouted). */
     const unrouted = (limit: number) =>

@@ -51,7 +51,7 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
           yield* Effect.logInfo(`rescued ${written.size} expired lease(s)`)
         }
         return rows.length
-      }))
+      })).pipe(Effect.tap((n) => (n > 0 ? dispatcher.wake : Effect.void)))
     })
 
     const rescueLoop = Effect.gen(function* () {

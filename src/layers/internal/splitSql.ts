@@ -11,8 +11,9 @@ export const splitSql = (text: string): Array<string> => {
   let i = 0
   const words: Array<string> = [] // the statement's first words, to recognise CREATE TRIGGER
   const push = (end: number) => {
-    const s = text.slice(start, end).trim()
-    if (s.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, "").trim().length > 0) statements.push(s)
+    // Leading comments belong to no statement: drop them so each statement starts with its keyword.
+    const s = text.slice(start, end).replace(/^(\s+|--[^\n]*|\/\*[\s\S]*?\*\/)*/, "").trim()
+    if (s.length > 0) statements.push(s)
     start = end + 1
     depth = 0
     inTrigger = false

@@ -1,0 +1,140 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, TestClock } from "effect"
+import { SinkFailure } from "../../src/domain/Sink.js"
+import { StaleWrite } from "../../src/domain/errors.js"
+import { Herald } from "../../src/layers/Herald.js"
+import { backoffCeilingMs, backoffFloorMs } from "../../src/machines/delivery.js"
+import { MemorySink } from "../../src/sinks/memory.js"
+import { eventually, memorySettings, provideHerald, tempDb } from "../support/herald.js"
+
+const policy = { baseMs: 1_000, factor: 2, capMs: 60_000, maxRescues: 3 }
+const deliveryOf = (herald: Herald["Type"], notificationId: string) =>
+  herald.getNotification(notificationId).pipe(Effect.map((n) => n.deliveries[0]!))
+
+describe("Dispatcher", () => {
+  it.scoped("delivers a notification to its sink with the delivery id as idempotency key", () =>
+    Effect.gen(function* () {
+      const db = yield* tempDb
+      yield* provideHerald(db, Effect.gen(function* () {
+        const herald = yield* Herald
+        const mem = yield* MemorySink
+        yield* herald.putSettings(memorySettings)
+        const { notification } = yield* herald.enqueue({ kind: "ci.failed", title: "CI failed", payload: { pr: 7 } })
+        const d = yield* eventually(deliveryOf(herald, notification.id), (d) => d.status === "sent", "delivery sent")
+        const [received] = yield* mem.received
+        expect(received).toMatchObject({ deliveryId: d.id, idempotencyKey: d.id, attempt: 1, notification: { kind: "ci.failed", payload: { pr: 7 } } })
+        const { attempts } = yield* herald.getDelivery(d.id)
+        expect(attempts.map((a) => a.outcome)).toEqual(["sent"])
+      }))
+    }))
+
+  it.scoped("retries wait a jittered exponential backoff under the TestClock, then go dead with the budget spent", () =>
+    Effect.gen(function* () {
+      const db = yield* tempDb
+      yield* provideHerald(db, Effect.gen(function* () {
+        const herald = yield* Herald
+        const mem = yield* MemorySink
+        yield* mem.setHandler(() => Effect.fail(new SinkFailure({ retryable: true, code: "http_503", message: "unavailable" })))
+        yield* herald.putSettings(memorySettings)
+        const { notification } = yield* herald.enqueue({ kind: "k", title: "t" })
+        for (let attempt = 1; attempt <= 2; attempt++) {
+          const d = yield* eventually(deliveryOf(herald, notification.id), (d) => d.status === "retry_wait" && d.attempts === attempt, `attempt ${attempt} failed`)
+          const delay = d.nextAttemptAt! - d.updatedAt
+          expect(delay).toBeGreaterThanOrEqual(backoffFloorMs(policy))
+          expect(delay).toBeLessThanOrEqual(backoffCeilingMs(policy, attempt))
+          // One millisecond early: nothing happens.
+          yield* TestClock.setTime(d.nextAttemptAt! - 1)
+          yield* eventually(Effect.void, () => true, "yield")
+          expect((yield* deliveryOf(herald, notification.id)).attempts).toBe(attempt)
+          yield* TestClock.setTime(d.nextAttemptAt!)
+        }
+        const dead = yield* eventually(deliveryOf(herald, notification.id), (d) => d.status === "dead", "dead letter")
+        expect(dead.attempts).toBe(3)
+        expect(dead.reason).toContain("attempt budget spent (3 of 3)")
+        const { attempts } = yield* herald.getDelivery(dead.id)
+        expect(attempts.map((a) => [a.attempt, a.outcome, a.errorCode])).toEqual([
+          [1, "failed", "http_503"], [2, "failed", "http_503"], [3, "failed", "http_503"]
+        ])
+        expect(attempts[2]!.nextAttemptAt).toBeNull()
+      }))
+    }))
+
+  it.scoped("a server's Retry-After longer than the backoff decides the next attempt, and the attempt says why", () =>
+    Effect.gen(function* () {
+      const db = yield* tempDb
+      yield* provideHerald(db, Effect.gen(function* () {
+        const herald = yield* Herald
+        const mem = yield* MemorySink
+        yield* mem.setHandler(() => Effect.fail(new SinkFailure({ retryable: true, code: "http_429", message: "slow down", retryAfterMs: 120_000 })))
+        yield* herald.putSettings(memorySettings)
+        const { notification } = yield* herald.enqueue({ kind: "k", title: "t" })
+        const d = yield* eventually(deliveryOf(herald, notification.id), (d) => d.status === "retry_wait", "first failure")
+        expect(d.nextAttemptAt! - d.updatedAt).toBe(120_000)
+        const { attempts } = yield* herald.getDelivery(d.id)
+        expect(attempts[0]).toMatchObject({ waitReason: "retry_after", nextAttemptAt: d.nextAttemptAt })
+      }))
+    }))
+
+  it.scoped("a permanent failure goes dead at once and an operator requeue brings it back with a fresh budget", () =>
+    Effect.gen(function* () {
+      const db = yield* tempDb
+      yield* provideHerald(db, Effect.gen(function* () {
+        const herald = yield* Herald
+        const mem = yield* MemorySink
+        yield* mem.setHandler(() => Effect.fail(new SinkFailure({ retryable: false, code: "http_400", message: "bad payload" })))
+        yield* herald.putSettings(memorySettings)
+        const { notification } = yield* herald.enqueue({ kind: "k", title: "t" })
+        const dead = yield* eventually(deliveryOf(herald, notification.id), (d) => d.status === "dead", "dead")
+        expect(dead.attempts).toBe(1)
+        yield* mem.setHandler(() => Effect.succeed({ externalId: "msg-1" }))
+        const requeued = yield* herald.requeue(dead.id)
+        expect(requeued).toMatchObject({ status: "pending", attempts: 0 })
+        const sent = yield* eventually(deliveryOf(herald, notification.id), (d) => d.status === "sent", "sent after requeue")
+        expect(sent.externalId).toBe("msg-1")
+        const { attempts } = yield* herald.getDelivery(dead.id)
+        expect(attempts.map((a) => a.outcome)).toEqual(["failed", "sent"]) // history is appended, never rewritten
+        const again = yield* Effect.flip(herald.requeue(dead.id))
+        expect(again._tag).toBe("IllegalTransition")
+        expect(again.message).toContain("sent delivery is final")
+      }))
+    }))
+})
+
+describe("Supervisor lease rescue", () => {
+  const pullSettings = { ...memorySettings, sinks: { desk: { type: "desktop" } }, routes: [{ sink: "desk" }] }
+
+  it.scoped("an expired lease is rescued as a failed attempt with backoff, not at once, and the late worker changes nothing", () =>
+    Effect.gen(function* () {
+      const db = yield* tempDb
+      yield* provideHerald(db, Effect.gen(function* () {
+        const herald = yield* Herald
+        yield* herald.putSettings(pullSettings)
+        const { notification } = yield* herald.enqueue({ kind: "k", title: "t" })
+        const [claimed] = yield* herald.claim({ sink: "desk", owner: "w1", limit: 5, leaseMs: 10_000 })
+        expect(claimed!.delivery).toMatchObject({ status: "leased", leaseOwner: "w1", leaseExpiresAt: 10_000 })
+        expect(yield* herald.claim({ sink: "desk", owner: "w2", limit: 5 })).toEqual([])
+        yield* TestClock.setTime(9_999)
+        yield* eventually(Effect.void, () => true, "yield")
+        expect((yield* deliveryOf(herald, notification.id)).status).toBe("leased")
+        yield* TestClock.setTime(10_000)
+        const rescued = yield* eventually(deliveryOf(herald, notification.id), (d) => d.status === "retry_wait", "rescued")
+        expect(rescued.attempts).toBe(1)
+        expect(rescued.rescues).toBe(1)
+        expect(rescued.nextAttemptAt! - 10_000).toBeGreaterThanOrEqual(backoffFloorMs(policy))
+        expect(rescued.nextAttemptAt! - 10_000).toBeLessThanOrEqual(backoffCeilingMs(policy, 1))
+        const late = yield* Effect.flip(herald.ack(claimed!.delivery.id, "w1"))
+        expect(late).toBeInstanceOf(StaleWrite)
+        const after = yield* herald.getDelivery(claimed!.delivery.id)
+        expect(after.delivery).toMatchObject({ status: "retry_wait", version: rescued.version })
+        expect(after.attempts.map((a) => a.outcome)).toEqual(["lease_expired"])
+        // Due again after the backoff: claimable, and acked by the new owner.
+        yield* TestClock.setTime(rescued.nextAttemptAt!)
+        const [again] = yield* herald.claim({ sink: "desk", owner: "w2", limit: 5 })
+        expect(again!.delivery.id).toBe(claimed!.delivery.id)
+        const wrongOwner = yield* Effect.flip(herald.ack(again!.delivery.id, "w1"))
+        expect(wrongOwner.message).toContain("another owner")
+        const sent = yield* herald.ack(again!.delivery.id, "w2", "desk-42")
+        expect(sent).toMatchObject({ status: "sent", externalId: "desk-42", attempts: 2 })
+      }))
+    }))
+})

@@ -1,0 +1,46 @@
+/** Test support: a real Herald on a real SQLite file in a temp dir, and state polling without sleeps. */
+import { Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Herald, type HeraldConfig } from "../../src/layers/Herald.js"
+
+/** A fresh temp directory, removed when the scope closes. */
+export const tempDir = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "herald-test-"))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+export const tempDb = Effect.map(tempDir, (dir) => path.join(dir, "herald.db"))
+
+/** The settings most tests use: one memory sink `mem` routed from `low`, fast retries. */
+export const memorySettings = {
+  enabled: true,
+  sinks: { mem: { type: "memory" } },
+  routes: [{ sink: "mem", minPriority: "low" }],
+  retry: { maxAttempts: 3, baseMs: 1_000, factor: 2, capMs: 60_000, maxRescues: 3 },
+  leaseMs: 10_000
+} as const
+
+/** The runtime on `database`; background fibers run under the test's clock. */
+export const heraldLayer = (database: string, runtime: HeraldConfig["runtime"] = {}) =>
+  Herald.layer({ database, runtime: { feedPollMs: 50, ...runtime } })
+
+/**
+ * Waits until `check` holds by yielding to the runtime's other fibers (and to Node's I/O),
+ * never by sleeping; fails with `what` after `rounds` tries.
+ */
+export const eventually = <A, E, R>(check: Effect.Effect<A, E, R>, ok: (a: A) => boolean, what: string, rounds = 5_000) =>
+  Effect.gen(function* () {
+    let last: A | undefined
+    for (let i = 0; i < rounds; i++) {
+      last = yield* check
+      if (ok(last)) return last
+      yield* Effect.yieldNow()
+      if (i % 10 === 9) yield* Effect.promise(() => new Promise<void>((r) => setImmediate(r)))
+    }
+    return yield* Effect.dieMessage(`never happened: ${what} (last: ${JSON.stringify(last)})`)
+  })
+
+export const provideHerald = <A, E, R>(database: string, effect: Effect.Effect<A, E, R>, runtime?: HeraldConfig["runtime"]) =>
+  Effect.scoped(Effect.provide(effect, Layer.fresh(heraldLayer(database, runtime))))
