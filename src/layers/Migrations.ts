@@ -5,12 +5,22 @@
 import { Migrator, SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import * as fs from "node:fs"
+import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { DatabaseTooNew } from "../domain/errors.js"
 import { splitSql } from "./internal/splitSql.js"
 
-/** The folder of migration files, beside `src/` and `dist/` in the package. */
-export const migrationsDir = fileURLToPath(new URL("../../migrations/", import.meta.url))
+/** The package's `migrations/` folder: the nearest one above this module (from src/, dist/ or a bench build). */
+export const migrationsDir = (() => {
+  let dir = path.dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const candidate = path.join(dir, "migrations")
+    if (fs.existsSync(path.join(candidate, "0001_core.sql"))) return candidate
+    const parent = path.dirname(dir)
+    if (parent === dir) throw new Error("Herald's migrations/ folder was not found beside its code: reinstall the package")
+    dir = parent
+  }
+})()
 
 const table = "effect_sql_migrations"
 

@@ -185,7 +185,7 @@ describe("delivery machine invariants (any event sequence)", () => {
               const ceiling = backoffCeilingMs(p, r.context.attempts)
               expect(delay).toBeGreaterThanOrEqual(backoffFloorMs(p))
               expect(delay).toBeLessThanOrEqual(Math.max(ceiling, backoffFloorMs(p)) + retryAfterCeilingMs)
-              if (e.type === "LEASE_EXPIRED" || e.retryAfterMs === undefined) expect(delay).toBeLessThanOrEqual(Math.max(ceiling, backoffFloorMs(p)))
+              if (e.type === "LEASE_EXPIRED" || (e.type === "FAIL" && e.retryAfterMs === undefined)) expect(delay).toBeLessThanOrEqual(Math.max(ceiling, backoffFloorMs(p)))
             }
             status = r.status
             context = r.context

@@ -1,0 +1,65 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Effect, Fiber, Stream } from "effect"
+import { ChangeEvent } from "../../src/domain/ChangeEvent.js"
+import { Herald } from "../../src/layers/Herald.js"
+import { eventually, memorySettings, provideHerald, tempDb } from "../support/herald.js"
+
+const key = (e: unknown) => (e instanceof ChangeEvent ? `${e.entity}:${e.event}` : "resync")
+
+describe("change feed", () => {
+  it.scoped("a subscriber sees every change of a delivery once, in commit order", () =>
+    Effect.gen(function* () {
+      const db = yield* tempDb
+      yield* provideHerald(db, Effect.gen(function* () {
+        const herald = yield* Herald
+        yield* herald.putSettings(memorySettings)
+        const start = yield* herald.latestSeq
+        const fiber = yield* herald.subscribe(start).pipe(Stream.take(4), Stream.runCollect, Effect.fork)
+        const { notification } = yield* herald.enqueue({ kind: "k", title: "t" })
+        const events = Chunk.toReadonlyArray(yield* Fiber.join(fiber)) as ReadonlyArray<ChangeEvent>
+        expect(events.map(key)).toEqual(["notification:created", "delivery:created", "delivery:leased", "delivery:sent"])
+        expect(events[0]!.entityId).toBe(notification.id)
+        events.forEach((e, i) => expect(e.seq).toBe(start + i + 1))
+      }))
+    }))
+
+  it.scoped("resuming from a sequence number gives the rest with no gap and no duplicate", () =>
+    Effect.gen(function* () {
+      const db = yield* tempDb
+      yield* provideHerald(db, Effect.gen(function* () {
+        const herald = yield* Herald
+        yield* herald.putSettings(memorySettings)
+        yield* herald.enqueueMany(Array.from({ length: 50 }, (_, i) => ({ kind: "k", title: `t${i}` })))
+        const stats = yield* eventually(herald.stats(), (s) => s.byStatus["sent"] === 50, "all sent")
+        expect(stats.dead).toBe(0)
+        const end = yield* herald.latestSeq
+        const all = Chunk.toReadonlyArray(yield* herald.subscribe(0).pipe(Stream.takeUntil((e) => e instanceof ChangeEvent && e.seq >= end), Stream.runCollect)) as ReadonlyArray<ChangeEvent>
+        const cut = all[Math.floor(all.length / 2)]!.seq
+        const resumed = Chunk.toReadonlyArray(yield* herald.subscribe(cut).pipe(Stream.takeUntil((e) => e instanceof ChangeEvent && e.seq >= end), Stream.runCollect)) as ReadonlyArray<ChangeEvent>
+        expect(resumed.map((e) => e.seq)).toEqual(all.filter((e) => e.seq > cut).map((e) => e.seq))
+        expect(new Set(all.map((e) => e.seq)).size).toBe(all.length)
+        all.forEach((e, i) => i > 0 && expect(e.seq).toBeGreaterThan(all[i - 1]!.seq))
+      }))
+    }))
+
+  it.scoped("a subscriber that does not read never blocks the others, and later reads everything with no gap", () =>
+    Effect.gen(function* () {
+      const db = yield* tempDb
+      yield* provideHerald(db, Effect.gen(function* () {
+        const herald = yield* Herald
+        yield* herald.putSettings(memorySettings)
+        const start = yield* herald.latestSeq
+        // The slow subscriber takes one event, then reads nothing while 8,000 changes flow past its 4,096-entry buffer.
+        const pull = yield* Stream.toPull(herald.subscribe(start).pipe(Stream.rechunk(1)))
+        const first = yield* Effect.fork(pull)
+        const n = 2_000
+        const expected = n * 4 // notification created, delivery created, leased, sent
+        const fast = yield* herald.subscribe(start).pipe(Stream.take(expected), Stream.runCount, Effect.fork)
+        yield* herald.enqueueMany(Array.from({ length: n }, (_, i) => ({ kind: "k", title: `t${i}` })))
+        expect(yield* Fiber.join(fast)).toBe(expected)
+        const late: Array<ChangeEvent> = [...Chunk.toReadonlyArray(yield* Fiber.join(first))] as Array<ChangeEvent>
+        while (late.length < expected) late.push(...(Chunk.toReadonlyArray(yield* pull) as ReadonlyArray<ChangeEvent>))
+        expect(late.map((e) => e.seq)).toEqual(Array.from({ length: expected }, (_, i) => start + i + 1))
+      }))
+    }))
+})
