@@ -136,7 +136,7 @@ const make = Effect.gen(function* () {
 
   /** One enqueue transaction for however many callers are waiting (group commit). */
   const insertNotifications = (items: ReadonlyArray<NotificationInput>) =>
-    writer.transaction(Effect.gen(function* () {
+    Effect.withSpan(writer.transaction(Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       const settings = yield* settingsStore.get
       const rows = items.map((i) => ({
@@ -158,6 +158,7 @@ const make = Effect.gen(function* () {
       const duplicateKeys = rows.flatMap((r) => (inserted.has(r.id) || r.dedupeKey === null ? [] : [r.dedupeKey]))
       const existing = duplicateKeys.length === 0 ? [] : yield* notifications.byDedupeKeys(duplicateKeys)
       const byKey = new Map(existing.map((n) => [n.dedupeKey, n]))
+      if (fresh.length > 0) yield* dispatcher.wake
       return rows.map((r, i): Exit.Exit<Enqueued> => {
         if (inserted.has(r.id)) {
           return Exit.succeed({
@@ -167,16 +168,12 @@ const make = Effect.gen(function* () {
         }
         return Exit.succeed({ created: false, notification: byKey.get(r.dedupeKey)! })
       })
-    }))
+    })), "Herald.insertNotifications", { attributes: { count: items.length } })
 
   const submit = yield* makeBatcher({ maxBatch: 1_000, run: insertNotifications })
 
-  const enqueue = Effect.fn("Herald.enqueue")(function* (input: unknown) {
-    const decoded = yield* decodeNotification(input)
-    const result = yield* submit(decoded)
-    yield* dispatcher.wake
-    return result
-  })
+  // Untraced: the hot path of every caller; the batch it joins is traced once.
+  const enqueue = (input: unknown) => Effect.flatMap(decodeNotification(input), submit)
 
   const enqueueMany = Effect.fn("Herald.enqueueMany")(function* (inputs: ReadonlyArray<unknown>) {
     const decoded = yield* Effect.forEach(inputs, (input, i) =>
@@ -184,7 +181,6 @@ const make = Effect.gen(function* () {
         Effect.mapError((e) => new InvalidInput({ what: e.what, issues: e.issues.map((x) => ({ ...x, path: `${i}${x.path ? "." + x.path : ""}` })) }))
       ))
     const results = yield* insertNotifications(decoded)
-    yield* dispatcher.wake
     return results.map((r) => (Exit.isSuccess(r) ? r.value : undefined!))
   })
 

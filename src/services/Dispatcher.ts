@@ -38,6 +38,9 @@ export const policyOf = (s: Settings) => ({
   maxRescues: s.retry.maxRescues
 })
 
+/** Calls under way at once within one claimed batch. */
+const sinkConcurrency = 64
+
 const toSinkDelivery = (row: ClaimRow): SinkDelivery => ({
   deliveryId: row.id,
   idempotencyKey: row.id,
@@ -177,26 +180,29 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
     })
 
     /** Sleeps until the earliest due time of the push sinks, or until new work is announced. */
-    const idle = (names: ReadonlyArray<string>) =>
+    const idle = (names: ReadonlyArray<string>, seen: number) =>
       Effect.gen(function* () {
         const next = yield* Effect.orDie(store.nextDueAt(names))
         const now = yield* Clock.currentTimeMillis
         const wait = next === null ? 60_000 : Math.max(1, Math.min(60_000, next - now))
-        yield* work.wait(Duration.millis(wait))
+        yield* work.waitAfter(seen, Duration.millis(wait))
       })
 
     const claimLoop = Effect.gen(function* () {
+      const seen = yield* work.generation
+      const freedSeen = yield* freed.generation
       const settings = yield* settingsStore.get
       const names = pushSinks(settings)
       const room = config.maxInFlight - inFlight.size
-      if (names.length === 0) return yield* work.wait("60 seconds")
-      if (room <= 0) return yield* freed.wait("1 second")
+      if (names.length === 0) return yield* work.waitAfter(seen, "60 seconds")
+      if (room <= 0) return yield* freed.waitAfter(freedSeen, "1 second")
       const claimed = yield* claimDue(settings, names, room)
-      for (const row of claimed) {
-        inFlight.set(row.id, { row, startedAt: 0 })
-        yield* FiberSet.run(calls, deliver(row, settings))
+      for (const row of claimed) inFlight.set(row.id, { row, startedAt: 0 })
+      // One fiber per claimed batch, not per delivery; within it, calls run concurrently.
+      if (claimed.length > 0) {
+        yield* FiberSet.run(calls, Effect.forEach(claimed, (row) => deliver(row, settings), { concurrency: sinkConcurrency, discard: true }))
       }
-      if (claimed.length === 0) yield* idle(names)
+      if (claimed.length === 0) yield* idle(names, seen)
     })
 
     /** Extends the leases of calls still running after a third of the lease. */

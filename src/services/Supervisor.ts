@@ -89,9 +89,10 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
     })
 
     const pumpLoop = Effect.gen(function* () {
+      const seen = yield* writer.committed.generation
       const n = yield* pumpOnce()
       // Commits in this process wake the pump at once; other processes' writes are seen within feedPollMs.
-      if (n < feedPage) yield* writer.committed.wait(Duration.millis(config.feedPollMs))
+      if (n < feedPage) yield* writer.committed.waitAfter(seen, Duration.millis(config.feedPollMs))
     })
 
     const forever = <A, E, R>(loop: Effect.Effect<A, E, R>, what: string) =>
