@@ -1,18 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Stream } from "effect"
 import { ChangeEvent } from "../../src/domain/ChangeEvent.js"
-import { Herald } from "../../src/layers/Herald.js"
-import { eventually, memorySettings, provideHerald, tempDb } from "../support/herald.js"
+import { eventually, withHerald } from "../support/herald.js"
 
 const key = (e: unknown) => (e instanceof ChangeEvent ? `${e.entity}:${e.event}` : "resync")
 
 describe("change feed", () => {
   it.scoped("a subscriber sees every change of a delivery once, in commit order", () =>
     Effect.gen(function* () {
-      const db = yield* tempDb
-      yield* provideHerald(db, Effect.gen(function* () {
-        const herald = yield* Herald
-        yield* herald.putSettings(memorySettings)
+      yield* withHerald((herald) => Effect.gen(function* () {
         const start = yield* herald.latestSeq
         const fiber = yield* herald.subscribe(start).pipe(Stream.take(4), Stream.runCollect, Effect.fork)
         const { notification } = yield* herald.enqueue({ kind: "k", title: "t" })
@@ -25,10 +21,7 @@ describe("change feed", () => {
 
   it.scoped("resuming from a sequence number gives the rest with no gap and no duplicate", () =>
     Effect.gen(function* () {
-      const db = yield* tempDb
-      yield* provideHerald(db, Effect.gen(function* () {
-        const herald = yield* Herald
-        yield* herald.putSettings(memorySettings)
+      yield* withHerald((herald) => Effect.gen(function* () {
         yield* herald.enqueueMany(Array.from({ length: 50 }, (_, i) => ({ kind: "k", title: `t${i}` })))
         const stats = yield* eventually(herald.stats(), (s) => s.byStatus["sent"] === 50, "all sent")
         expect(stats.dead).toBe(0)
@@ -44,10 +37,7 @@ describe("change feed", () => {
 
   it.scoped("a subscriber that does not read never blocks the others, and later reads everything with no gap", () =>
     Effect.gen(function* () {
-      const db = yield* tempDb
-      yield* provideHerald(db, Effect.gen(function* () {
-        const herald = yield* Herald
-        yield* herald.putSettings(memorySettings)
+      yield* withHerald((herald) => Effect.gen(function* () {
         const start = yield* herald.latestSeq
         // The slow subscriber takes one event, then reads nothing while 8,000 changes flow past its 4,096-entry buffer.
         const pull = yield* Stream.toPull(herald.subscribe(start).pipe(Stream.rechunk(1)))

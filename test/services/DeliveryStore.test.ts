@@ -1,21 +1,17 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { Herald } from "../../src/layers/Herald.js"
 import { claimTransitions } from "../../src/services/Dispatcher.js"
 import { DeliveryStore } from "../../src/services/DeliveryStore.js"
 import { Writer } from "../../src/services/Writer.js"
-import { memorySettings, provideHerald, tempDb } from "../support/herald.js"
+import { withHerald } from "../support/herald.js"
 
 describe("DeliveryStore", () => {
   it.scoped("a transition computed from an old version is not written (compare-and-set)", () =>
     Effect.gen(function* () {
-      const db = yield* tempDb
-      yield* provideHerald(db, Effect.gen(function* () {
-        const herald = yield* Herald
+      yield* withHerald((herald) => Effect.gen(function* () {
         const store = yield* DeliveryStore
         const writer = yield* Writer
-        yield* herald.putSettings(memorySettings)
         const { notification } = yield* herald.enqueue({ kind: "k", title: "t" })
         const [row] = yield* store.due("mem", 0, 10)
         expect(row!.notificationId).toBe(notification.id)
@@ -31,11 +27,8 @@ describe("DeliveryStore", () => {
 
   it.scoped("change_log gets one row per real change and none for an update that changes nothing", () =>
     Effect.gen(function* () {
-      const db = yield* tempDb
-      yield* provideHerald(db, Effect.gen(function* () {
-        const herald = yield* Herald
+      yield* withHerald((herald) => Effect.gen(function* () {
         const sql = yield* SqlClient.SqlClient
-        yield* herald.putSettings(memorySettings)
         const { notification } = yield* herald.enqueue({ kind: "k", title: "t" })
         const count = sql<{ n: number }>`SELECT count(*) AS n FROM change_log`.pipe(Effect.map((r) => r[0]!.n))
         const before = yield* count
@@ -53,11 +46,8 @@ describe("DeliveryStore", () => {
 
   it.scoped("a status the schema does not know is refused by the CHECK constraint", () =>
     Effect.gen(function* () {
-      const db = yield* tempDb
-      yield* provideHerald(db, Effect.gen(function* () {
-        const herald = yield* Herald
+      yield* withHerald((herald) => Effect.gen(function* () {
         const sql = yield* SqlClient.SqlClient
-        yield* herald.putSettings(memorySettings)
         yield* herald.enqueue({ kind: "k", title: "t" })
         const r = yield* Effect.either(sql`UPDATE deliveries SET status = 'lost'`)
         expect(r._tag).toBe("Left")

@@ -5,7 +5,7 @@ import { StaleWrite } from "../../src/domain/errors.js"
 import { Herald } from "../../src/layers/Herald.js"
 import { backoffCeilingMs, backoffFloorMs } from "../../src/machines/delivery.js"
 import { MemorySink } from "../../src/sinks/memory.js"
-import { eventually, memorySettings, provideHerald, tempDb } from "../support/herald.js"
+import { eventually, memorySettings, withHerald } from "../support/herald.js"
 
 const policy = { baseMs: 1_000, factor: 2, capMs: 60_000, maxRescues: 3 }
 const deliveryOf = (herald: Herald["Type"], notificationId: string) =>
@@ -14,11 +14,8 @@ const deliveryOf = (herald: Herald["Type"], notificationId: string) =>
 describe("Dispatcher", () => {
   it.scoped("delivers a notification to its sink with the delivery id as idempotency key", () =>
     Effect.gen(function* () {
-      const db = yield* tempDb
-      yield* provideHerald(db, Effect.gen(function* () {
-        const herald = yield* Herald
+      yield* withHerald((herald) => Effect.gen(function* () {
         const mem = yield* MemorySink
-        yield* herald.putSettings(memorySettings)
         const { notification } = yield* herald.enqueue({ kind: "ci.failed", title: "CI failed", payload: { pr: 7 } })
         const d = yield* eventually(deliveryOf(herald, notification.id), (d) => d.status === "sent", "delivery sent")
         const [received] = yield* mem.received
@@ -30,12 +27,9 @@ describe("Dispatcher", () => {
 
   it.scoped("retries wait a jittered exponential backoff under the TestClock, then go dead with the budget spent", () =>
     Effect.gen(function* () {
-      const db = yield* tempDb
-      yield* provideHerald(db, Effect.gen(function* () {
-        const herald = yield* Herald
+      yield* withHerald((herald) => Effect.gen(function* () {
         const mem = yield* MemorySink
         yield* mem.setHandler(() => Effect.fail(new SinkFailure({ retryable: true, code: "http_503", message: "unavailable" })))
-        yield* herald.putSettings(memorySettings)
         const { notification } = yield* herald.enqueue({ kind: "k", title: "t" })
         for (let attempt = 1; attempt <= 2; attempt++) {
           const d = yield* eventually(deliveryOf(herald, notification.id), (d) => d.status === "retry_wait" && d.attempts === attempt, `attempt ${attempt} failed`)
@@ -61,12 +55,9 @@ describe("Dispatcher", () => {
 
   it.scoped("a server's Retry-After longer than the backoff decides the next attempt, and the attempt says why", () =>
     Effect.gen(function* () {
-      const db = yield* tempDb
-      yield* provideHerald(db, Effect.gen(function* () {
-        const herald = yield* Herald
+      yield* withHerald((herald) => Effect.gen(function* () {
         const mem = yield* MemorySink
         yield* mem.setHandler(() => Effect.fail(new SinkFailure({ retryable: true, code: "http_429", message: "slow down", retryAfterMs: 120_000 })))
-        yield* herald.putSettings(memorySettings)
         const { notification } = yield* herald.enqueue({ kind: "k", title: "t" })
         const d = yield* eventually(deliveryOf(herald, notification.id), (d) => d.status === "retry_wait", "first failure")
         expect(d.nextAttemptAt! - d.updatedAt).toBe(120_000)
@@ -77,12 +68,9 @@ describe("Dispatcher", () => {
 
   it.scoped("a permanent failure goes dead at once and an operator requeue brings it back with a fresh budget", () =>
     Effect.gen(function* () {
-      const db = yield* tempDb
-      yield* provideHerald(db, Effect.gen(function* () {
-        const herald = yield* Herald
+      yield* withHerald((herald) => Effect.gen(function* () {
         const mem = yield* MemorySink
         yield* mem.setHandler(() => Effect.fail(new SinkFailure({ retryable: false, code: "http_400", message: "bad payload" })))
-        yield* herald.putSettings(memorySettings)
         const { notification } = yield* herald.enqueue({ kind: "k", title: "t" })
         const dead = yield* eventually(deliveryOf(herald, notification.id), (d) => d.status === "dead", "dead")
         expect(dead.attempts).toBe(1)
@@ -105,10 +93,7 @@ describe("Supervisor lease rescue", () => {
 
   it.scoped("an expired lease is rescued as a failed attempt with backoff, not at once, and the late worker changes nothing", () =>
     Effect.gen(function* () {
-      const db = yield* tempDb
-      yield* provideHerald(db, Effect.gen(function* () {
-        const herald = yield* Herald
-        yield* herald.putSettings(pullSettings)
+      yield* withHerald((herald) => Effect.gen(function* () {
         const { notification } = yield* herald.enqueue({ kind: "k", title: "t" })
         const [claimed] = yield* herald.claim({ sink: "desk", owner: "w1", limit: 5, leaseMs: 10_000 })
         expect(claimed!.delivery).toMatchObject({ status: "leased", leaseOwner: "w1", leaseExpiresAt: 10_000 })
@@ -135,6 +120,6 @@ describe("Supervisor lease rescue", () => {
         expect(wrongOwner.message).toContain("another owner")
         const sent = yield* herald.ack(again!.delivery.id, "w2", "desk-42")
         expect(sent).toMatchObject({ status: "sent", externalId: "desk-42", attempts: 2 })
-      }))
+      }), {}, pullSettings)
     }))
 })

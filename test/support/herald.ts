@@ -44,3 +44,18 @@ export const eventually = <A, E, R>(check: Effect.Effect<A, E, R>, ok: (a: A) =>
 
 export const provideHerald = <A, E, R>(database: string, effect: Effect.Effect<A, E, R>, runtime?: HeraldConfig["runtime"]) =>
   Effect.scoped(Effect.provide(effect, Layer.fresh(heraldLayer(database, runtime))))
+
+/** Runs `body` against a fresh Herald on a temp file, configured with `settings` first. */
+export const withHerald = <A, E, R>(
+  body: (herald: Herald["Type"]) => Effect.Effect<A, E, R>,
+  runtime?: HeraldConfig["runtime"],
+  settings: unknown = memorySettings
+) =>
+  Effect.gen(function* () {
+    const db = yield* tempDb
+    return yield* provideHerald(db, Effect.gen(function* () {
+      const herald = yield* Herald
+      yield* herald.putSettings(settings)
+      return yield* body(herald)
+    }), runtime)
+  })
