@@ -15,6 +15,7 @@ export class Broadcaster extends Effect.Service<Broadcaster>()("herald/Broadcast
     const store = yield* ChangeLogStore
     const hub = yield* Effect.acquireRelease(PubSub.sliding<ChangeEvent>(4_096), PubSub.shutdown)
 
+    let subscribers = 0
     const publish = (events: ReadonlyArray<ChangeEvent>) => PubSub.publishAll(hub, events)
 
     /** Reads [from+1, until) from the database, page by page. */
@@ -34,6 +35,7 @@ export class Broadcaster extends Effect.Service<Broadcaster>()("herald/Broadcast
     const subscribe = (after: number): Stream.Stream<ChangeEvent | Resync> =>
       Stream.unwrapScoped(Effect.gen(function* () {
         const live = yield* PubSub.subscribe(hub) // before reading the backlog, so nothing falls between
+        yield* Effect.acquireRelease(Effect.sync(() => subscribers++), () => Effect.sync(() => subscribers--))
         const { oldest } = yield* Effect.orDie(store.bounds)
         let last = after
         const head: Array<ChangeEvent | Resync> = []
@@ -60,6 +62,11 @@ export class Broadcaster extends Effect.Service<Broadcaster>()("herald/Broadcast
         return Stream.concat(Stream.fromIterable(head), Stream.concat(backlog, follow))
       }))
 
-    return { publish, subscribe } as const
+    return {
+      publish,
+      subscribe,
+      /** Whether anyone listens: with no one, the pump need not read rows (a subscriber reads its backlog itself). */
+      hasSubscribers: Effect.sync(() => subscribers > 0)
+    } as const
   })
 }) {}

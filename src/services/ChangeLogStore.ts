@@ -27,6 +27,12 @@ export class ChangeLogStore extends Effect.Service<ChangeLogStore>()("herald/Cha
                       FROM change_log WHERE seq > ${seq} ${until !== undefined ? read`AND seq < ${until}` : read``}
                       ORDER BY seq LIMIT ${limit}`.pipe(Effect.map((rows) => rows.map(toEvent)))
 
+    /** Without reading rows: the newest sequence after `seq`, and whether settings changed there. */
+    const summaryAfter = (seq: number) =>
+      read<{ newest: number | null; settings: number | null }>`
+        SELECT max(seq) AS newest, max(CASE WHEN entity = 'settings' THEN seq END) AS settings
+        FROM change_log WHERE seq > ${seq}`.pipe(Effect.map((r) => r[0]!))
+
     const bounds = read<{ oldest: number | null; newest: number | null }>`
       SELECT min(seq) AS oldest, max(seq) AS newest FROM change_log`.pipe(Effect.map((r) => r[0]!))
 
@@ -40,6 +46,6 @@ export class ChangeLogStore extends Effect.Service<ChangeLogStore>()("herald/Cha
       sql`INSERT INTO consumer_offsets (consumer, seq, updated_at) VALUES (${consumer}, ${seq}, ${now})
           ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`.pipe(Effect.asVoid)
 
-    return { after, bounds, offset, saveOffset } as const
+    return { after, summaryAfter, bounds, offset, saveOffset } as const
   })
 }) {}

@@ -70,11 +70,22 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
 
     /** Reads new change_log rows, publishes them, reloads settings another process changed. */
     const pumpOnce = Effect.fn("Supervisor.pumpOnce")(function* () {
-      const rows = yield* changes.after(offset, feedPage)
-      if (rows.length === 0) return 0
-      yield* broadcaster.publish(rows)
-      offset = rows[rows.length - 1]!.seq
-      const settingsChanged = rows.some((r) => r.entity === "settings")
+      let count: number
+      let settingsChanged: boolean
+      if (yield* broadcaster.hasSubscribers) {
+        const rows = yield* changes.after(offset, feedPage)
+        if (rows.length === 0) return 0
+        yield* broadcaster.publish(rows)
+        offset = rows[rows.length - 1]!.seq
+        count = rows.length
+        settingsChanged = rows.some((r) => r.entity === "settings")
+      } else {
+        const summary = yield* changes.summaryAfter(offset)
+        if (summary.newest === null) return 0
+        offset = summary.newest
+        count = 0 // caught up in one step
+        settingsChanged = summary.settings !== null
+      }
       if (settingsChanged) {
         yield* settingsStore.reload()
         yield* router.routeWaiting(yield* settingsStore.get)
@@ -85,7 +96,7 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
         yield* writer.transaction(changes.saveOffset(consumer, offset, now))
         savedAt = now
       }
-      return rows.length
+      return count
     })
 
     const pumpLoop = Effect.gen(function* () {
