@@ -1,35 +1,88 @@
-/** The daemon: `node dist/main.js`. Migrates, runs the runtime, stops in order on SIGINT/SIGTERM. */
+/**
+ * The daemon: `node dist/main.js` runs the runtime and its HTTP API until SIGINT/SIGTERM, then
+ * drains HTTP and stops the runtime in order. `node dist/main.js token` prints the stored API token.
+ */
+import { HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
-import { Cause, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { Cause, ConfigError, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import * as path from "node:path"
+import { ApiToken, readStoredToken } from "./http/ApiToken.js"
 import { DaemonConfig } from "./layers/Config.js"
 import { Herald } from "./layers/Herald.js"
+import { daemonLayer, HttpOptions } from "./layers/Http.js"
 
-const program = Effect.gen(function* () {
+const origin = (address: HttpServer.Address) => {
+  if (address._tag === "UnixAddress") return `http+unix://${address.path}`
+  const host = address.hostname === "0.0.0.0" || address.hostname === "::" ? "127.0.0.1" : address.hostname
+  return `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`
+}
+
+const tokenAgain = "npm start -- token   (or: node dist/main.js token)"
+
+/** What a person needs to start using it; stderr, so stdout stays one JSON object per line. */
+const banner = (url: string, token: ApiToken["Type"], database: string) => {
+  const source = token.source === "env"
+    ? "from HERALD_TOKEN"
+    : token.source === "generated"
+    ? `generated now and stored in ${database}; print it again with: ${tokenAgain}`
+    : `stored in ${database}; print it again with: ${tokenAgain}`
+  return [
+    "",
+    `Herald is listening on ${url}`,
+    `  API        ${url}/v1   (send Authorization: Bearer <token>)`,
+    `  Docs       ${url}/docs   (OpenAPI: ${url}/openapi.json)`,
+    `  Dashboard  ${url}/#token=${encodeURIComponent(Redacted.value(token.token))}`,
+    `  Token      ${source}`,
+    `  Metrics    ${url}/metrics   Health ${url}/healthz`,
+    "Ctrl-C stops it.",
+    ""
+  ].join("\n")
+}
+
+const serve = Effect.gen(function* () {
   const config = yield* DaemonConfig
-  yield* Effect.logInfo("starting").pipe(Effect.annotateLogs({ database: path.resolve(config.database), sync: config.sync }))
+  const database = path.resolve(config.database)
+  yield* Effect.logInfo("starting").pipe(Effect.annotateLogs({ database, sync: config.sync }))
   yield* Layer.launch(
     Layer.scopedDiscard(
       Effect.gen(function* () {
-        const herald = yield* Herald
-        const stats = yield* herald.stats()
-        yield* Effect.logInfo("herald is running; Ctrl-C stops it").pipe(
-          Effect.annotateLogs({ database: path.resolve(config.database), deliveries: stats.byStatus })
-        )
-        yield* Effect.addFinalizer(() => Effect.logInfo("shutting down: draining the runtime, then closing the database"))
+        const server = yield* HttpServer.HttpServer
+        const token = yield* ApiToken
+        const stats = yield* (yield* Herald).stats()
+        const url = origin(server.address)
+        yield* Effect.logInfo("herald is running").pipe(Effect.annotateLogs({ database, url, deliveries: stats.byStatus }))
+        yield* Effect.sync(() => process.stderr.write(banner(url, token, database)))
+        yield* Effect.addFinalizer(() => Effect.logInfo("shutting down: draining HTTP, then the runtime, then closing the database"))
       })
-    ).pipe(Layer.provideMerge(Herald.layer({ database: config.database, sync: config.sync })))
+    ).pipe(Layer.provide(daemonLayer({ database: config.database, sync: config.sync }, HttpOptions.fromEnv())))
   )
 })
 
+/** `herald token`: the stored token, or why there is none. */
+const printToken = Effect.gen(function* () {
+  const config = yield* DaemonConfig
+  if (process.env["HERALD_TOKEN"]) return yield* Effect.sync(() => process.stdout.write("the token is set by HERALD_TOKEN\n"))
+  const stored = yield* readStoredToken.pipe(
+    Effect.provide(Herald.layer({ database: config.database, sync: config.sync, runtime: { background: false } }))
+  )
+  yield* Effect.sync(() =>
+    process.stdout.write(Option.match(stored, {
+      onNone: () => `no token is stored in ${path.resolve(config.database)} yet: start the daemon once (npm start)\n`,
+      onSome: (token) => `${token}\n`
+    })))
+})
+
 /** A startup error is one clear line on stderr and a non-zero exit. */
-const main = program.pipe(
+const main = (process.argv[2] === "token" ? printToken : serve).pipe(
   Effect.catchAllCause((cause) => {
     if (Cause.isInterruptedOnly(cause)) return Effect.void
     const failure = Cause.failureOption(cause)
-    const message = Option.isSome(failure)
-      ? (failure.value as { message?: string }).message ?? String(failure.value)
-      : Cause.pretty(cause)
+    // A ConfigError's message lacks the variable's name; its string form carries the path.
+    const message = Option.isNone(failure)
+      ? Cause.pretty(cause)
+      : ConfigError.isConfigError(failure.value)
+      ? String(failure.value)
+      : (failure.value as { message?: string }).message ?? String(failure.value)
     return Effect.sync(() => {
       process.stderr.write(`herald: ${message}\n`)
       process.exitCode = 1

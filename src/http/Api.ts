@@ -1,0 +1,236 @@
+/**
+ * The HTTP API as one HttpApi declaration: routes, Schemas of every path, query, header and
+ * body, the problem each error becomes, and so the OpenAPI document. Handlers are in handlers/.
+ */
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+import { Delivery, DeliveryAttempt, DeliveryStatus } from "../domain/Delivery.js"
+import { DeliveryId, NotificationId } from "../domain/Ids.js"
+import { Notification, NotificationInput } from "../domain/Notification.js"
+import { Priority } from "../domain/Priority.js"
+import { Settings } from "../domain/Settings.js"
+import { Authorization } from "./Authorization.js"
+import {
+  DeliveryNotFoundProblem,
+  IdempotencyConflictProblem,
+  IllegalTransitionProblem,
+  InvalidInputProblem,
+  NotificationNotFoundProblem,
+  NotReadyProblem,
+  StaleWriteProblem
+} from "./Problem.js"
+
+// Bodies reject unknown fields: a misspelt field is a 400 with its path, not silently dropped.
+const strict = { parseOptions: { onExcessProperty: "error" } } as const
+const Limit = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1_000))
+const Seq = Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative())
+const Text = (max: number) => Schema.String.pipe(Schema.minLength(1), Schema.maxLength(max))
+const page = <A, I>(item: Schema.Schema<A, I>) =>
+  Schema.Struct({ items: Schema.Array(item), next: Schema.NullOr(Schema.String).annotations({ description: "the `after` cursor of the next page; null on the last" }) })
+
+const deliveryPath = Schema.Struct({ id: DeliveryId })
+
+// ---- notifications ---------------------------------------------------------------
+
+export const Enqueued = Schema.Struct({ created: Schema.Literal(true), notification: Notification }).annotations(
+  HttpApiSchema.annotations({ status: 201, identifier: "Created" }))
+export const AlreadyEnqueued = Schema.Struct({ created: Schema.Literal(false), notification: Notification }).annotations(
+  HttpApiSchema.annotations({ status: 200, identifier: "AlreadyEnqueued", description: "a repeated dedupeKey or Idempotency-Key: the original notification" }))
+
+export class NotificationsGroup extends HttpApiGroup.make("notifications")
+  .add(
+    HttpApiEndpoint.post("enqueue", "/notifications")
+      .setPayload(NotificationInput.annotations(strict))
+      .setHeaders(Schema.Struct({ "idempotency-key": Schema.optional(Text(200)) }))
+      .addSuccess(Enqueued)
+      .addSuccess(AlreadyEnqueued)
+      .addError(InvalidInputProblem)
+      .addError(IdempotencyConflictProblem)
+  )
+  .add(
+    HttpApiEndpoint.get("getNotification", "/notifications/:id")
+      .setPath(Schema.Struct({ id: NotificationId }))
+      .addSuccess(Schema.Struct({ notification: Notification, deliveries: Schema.Array(Delivery) }))
+      .addError(NotificationNotFoundProblem)
+  )
+  .add(
+    HttpApiEndpoint.get("listNotifications", "/notifications")
+      .setUrlParams(Schema.Struct({
+        kind: Schema.optional(Schema.String),
+        priority: Schema.optional(Priority),
+        project: Schema.optional(Schema.String),
+        session: Schema.optional(Schema.String),
+        since: Schema.optional(Seq.annotations({ description: "created at or after (ms since the epoch)" })),
+        after: Schema.optional(Schema.String),
+        limit: Schema.optional(Limit)
+      }))
+      .addSuccess(page(Notification))
+      .addError(InvalidInputProblem)
+  )
+  .prefix("/v1")
+  .middleware(Authorization)
+  .annotate(OpenApi.Description, "Enqueue and read notifications") {}
+
+// ---- deliveries, dead letter, pull sinks --------------------------------------------
+
+export const RequeueReport = Schema.Struct({
+  summary: Schema.String.annotations({ examples: ["3 of 5 requeued"] }),
+  requested: Schema.Number,
+  requeued: Schema.Array(Schema.String),
+  failed: Schema.Array(Schema.Struct({ id: Schema.String, code: Schema.String, reason: Schema.String }))
+})
+
+export const RequeueSelector = Schema.Union(
+  Schema.Struct({ ids: Schema.Array(DeliveryId).pipe(Schema.minItems(1), Schema.maxItems(1_000)) }),
+  Schema.Struct({
+    status: Schema.optional(DeliveryStatus),
+    sink: Schema.optional(Schema.String),
+    limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 1_000)))
+  })
+).annotations({ ...strict, description: "explicit ids, or a filter (status defaults to dead)" })
+
+export const Claimed = Schema.Struct({ delivery: Delivery, notification: Notification })
+
+export class DeliveriesGroup extends HttpApiGroup.make("deliveries")
+  .add(
+    HttpApiEndpoint.get("listDeliveries", "/deliveries")
+      .setUrlParams(Schema.Struct({
+        status: Schema.optional(DeliveryStatus),
+        sink: Schema.optional(Schema.String),
+        notification: Schema.optional(NotificationId),
+        after: Schema.optional(DeliveryId),
+        limit: Schema.optional(Limit)
+      }))
+      .addSuccess(page(Delivery))
+      .addError(InvalidInputProblem)
+  )
+  .add(
+    HttpApiEndpoint.get("getDelivery", "/deliveries/:id")
+      .setPath(deliveryPath)
+      .addSuccess(Schema.Struct({ delivery: Delivery, attempts: Schema.Array(DeliveryAttempt) }))
+      .addError(DeliveryNotFoundProblem)
+  )
+  .add(
+    HttpApiEndpoint.post("requeueMany", "/deliveries/requeue")
+      .setPayload(RequeueSelector)
+      .addSuccess(RequeueReport)
+  )
+  .add(
+    HttpApiEndpoint.post("requeue", "/deliveries/:id/requeue")
+      .setPath(deliveryPath)
+      .addSuccess(Delivery)
+      .addError(DeliveryNotFoundProblem)
+      .addError(IllegalTransitionProblem)
+      .addError(StaleWriteProblem)
+  )
+  .add(
+    HttpApiEndpoint.post("cancel", "/deliveries/:id/cancel")
+      .setPath(deliveryPath)
+      .setPayload(Schema.NullOr(Schema.Struct({ reason: Schema.optional(Text(1_000)) }).annotations(strict)))
+      .addSuccess(Delivery)
+      .addError(DeliveryNotFoundProblem)
+      .addError(IllegalTransitionProblem)
+      .addError(StaleWriteProblem)
+  )
+  .add(
+    HttpApiEndpoint.post("claim", "/sinks/:sink/claim")
+      .setPath(Schema.Struct({ sink: Schema.String }))
+      .setPayload(Schema.Struct({
+        owner: Text(200),
+        limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 500))),
+        leaseSeconds: Schema.optional(Schema.Int.pipe(Schema.between(1, 3_600)))
+      }).annotations(strict))
+      .addSuccess(Schema.Array(Claimed))
+      .addError(InvalidInputProblem)
+  )
+  .add(
+    HttpApiEndpoint.post("ack", "/deliveries/:id/ack")
+      .setPath(deliveryPath)
+      .setPayload(Schema.Struct({ owner: Text(200), externalId: Schema.optional(Text(1_000)) }).annotations(strict))
+      .addSuccess(Delivery)
+      .addError(DeliveryNotFoundProblem)
+      .addError(StaleWriteProblem)
+      .addError(IllegalTransitionProblem)
+  )
+  .add(
+    HttpApiEndpoint.post("nack", "/deliveries/:id/nack")
+      .setPath(deliveryPath)
+      .setPayload(Schema.Struct({
+        owner: Text(200),
+        code: Text(200),
+        message: Schema.String.pipe(Schema.maxLength(10_000)),
+        retryable: Schema.Boolean,
+        retryAfter: Schema.optional(Schema.Number.pipe(Schema.nonNegative()).annotations({ description: "seconds the receiver asks to wait" }))
+      }).annotations(strict))
+      .addSuccess(Delivery)
+      .addError(DeliveryNotFoundProblem)
+      .addError(StaleWriteProblem)
+      .addError(IllegalTransitionProblem)
+      .addError(InvalidInputProblem)
+  )
+  .prefix("/v1")
+  .middleware(Authorization)
+  .annotate(OpenApi.Description, "Deliveries, the dead letter queue and pull-sink claims") {}
+
+// ---- change feed, settings, operations -------------------------------------------------
+
+export class EventsGroup extends HttpApiGroup.make("events")
+  .add(
+    HttpApiEndpoint.get("events", "/events")
+      .setUrlParams(Schema.Struct({
+        after: Schema.optional(Seq),
+        entity: Schema.optional(Schema.String.annotations({ description: "comma-separated entities: notification, delivery, settings" }))
+      }))
+      .setHeaders(Schema.Struct({ "last-event-id": Schema.optional(Seq) }))
+      .addSuccess(HttpApiSchema.Text({ contentType: "text/event-stream" }))
+  )
+  .prefix("/v1")
+  .middleware(Authorization)
+  .annotate(OpenApi.Description, "The change feed (Server-Sent Events); resumes after Last-Event-ID or ?after=") {}
+
+const SettingsDocument = Schema.encodedSchema(Settings).annotations({ identifier: "Settings" })
+
+export class SettingsGroup extends HttpApiGroup.make("settings")
+  .add(HttpApiEndpoint.get("getSettings", "/settings").addSuccess(SettingsDocument))
+  .add(
+    HttpApiEndpoint.put("putSettings", "/settings")
+      .setPayload(SettingsDocument.annotations(strict))
+      .addSuccess(SettingsDocument)
+      .addError(InvalidInputProblem)
+  )
+  .prefix("/v1")
+  .middleware(Authorization)
+  .annotate(OpenApi.Description, "The settings document; secrets come back masked") {}
+
+export const Stats = Schema.Struct({
+  byStatus: Schema.Record({ key: Schema.String, value: Schema.Number }),
+  bySink: Schema.Record({ key: Schema.String, value: Schema.Record({ key: Schema.String, value: Schema.Number }) }),
+  dead: Schema.Number,
+  oldestDueAgeMs: Schema.NullOr(Schema.Number)
+})
+
+export class OpsGroup extends HttpApiGroup.make("ops")
+  .add(HttpApiEndpoint.get("stats", "/v1/stats").addSuccess(Stats))
+  .add(HttpApiEndpoint.get("metrics", "/metrics").addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" })))
+  .add(
+    HttpApiEndpoint.get("readyz", "/readyz")
+      .addSuccess(Schema.Struct({ status: Schema.Literal("ready"), migration: Schema.Number }))
+      .addError(NotReadyProblem)
+  )
+  .middleware(Authorization)
+  .annotate(OpenApi.Description, "Operations: stats, Prometheus metrics, readiness") {}
+
+export class HealthGroup extends HttpApiGroup.make("health")
+  .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
+  .annotate(OpenApi.Description, "Liveness; needs no token") {}
+
+export class HeraldApi extends HttpApi.make("herald")
+  .add(NotificationsGroup)
+  .add(DeliveriesGroup)
+  .add(EventsGroup)
+  .add(SettingsGroup)
+  .add(OpsGroup)
+  .add(HealthGroup)
+  .annotate(OpenApi.Title, "Herald")
+  .annotate(OpenApi.Version, "0.1.0")
+  .annotate(OpenApi.Description, "A durable notification runtime. Send `Authorization: Bearer <token>` to every endpoint but /healthz. Errors are RFC 9457 application/problem+json.") {}

@@ -1,0 +1,96 @@
+/**
+ * Prometheus metrics (prom-client, one registry per server so several servers in one process
+ * never mix counts). Gauges are read from `Herald.stats` at scrape time; counters and the
+ * latency histogram follow the change feed, so they count each transition exactly once.
+ */
+import { Effect, Stream } from "effect"
+import { Counter, Gauge, Histogram, Registry } from "prom-client"
+import type { ChangeEvent } from "../domain/ChangeEvent.js"
+import { Herald } from "../layers/Herald.js"
+
+const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+/** Creation time of a time-ordered id (`dlv_` + ULID: 10 base32 characters of milliseconds). */
+const createdAtOf = (id: string): number | undefined => {
+  const time = id.slice(id.indexOf("_") + 1, id.indexOf("_") + 11)
+  let ms = 0
+  for (const c of time) {
+    const v = alphabet.indexOf(c)
+    if (v < 0) return undefined
+    ms = ms * 32 + v
+  }
+  return ms
+}
+
+interface DeliveryChange {
+  readonly sink?: string
+  readonly from?: string
+  readonly status?: string
+  readonly errorCode?: string | null
+}
+
+export class Metrics extends Effect.Service<Metrics>()("herald/http/Metrics", {
+  scoped: Effect.gen(function* () {
+    const herald = yield* Herald
+    const registry = new Registry()
+    const registers = [registry]
+    const deliveries = new Gauge({ name: "herald_deliveries", help: "Deliveries by sink and status.", labelNames: ["sink", "status"], registers })
+    const deadLetter = new Gauge({ name: "herald_dead_letter_deliveries", help: "Deliveries in the dead letter state.", registers })
+    const queueDepth = new Gauge({ name: "herald_queue_depth", help: "Deliveries waiting to be sent (pending or retry_wait).", registers })
+    const oldestDue = new Gauge({ name: "herald_oldest_due_age_seconds", help: "Age of the oldest due delivery (0 when none is due).", registers })
+    const attempts = new Counter({ name: "herald_delivery_attempts_total", help: "Delivery attempts by sink and outcome.", labelNames: ["sink", "outcome"], registers })
+    const latency = new Histogram({
+      name: "herald_delivery_latency_seconds",
+      help: "Time from a delivery's creation to its successful send.",
+      labelNames: ["sink"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+      registers
+    })
+    const notifications = new Counter({ name: "herald_notifications_created_total", help: "Notifications created (dedupe hits excluded).", registers })
+    const httpRequests = new Counter({ name: "herald_http_requests_total", help: "HTTP requests by method and status.", labelNames: ["method", "status"], registers })
+    const sseClients = new Gauge({ name: "herald_sse_clients", help: "Connected change-feed (SSE) clients.", registers })
+    const sseDisconnects = new Counter({ name: "herald_sse_disconnects_total", help: "SSE clients disconnected by the server, by reason.", labelNames: ["reason"], registers })
+
+    const observe = (e: ChangeEvent) => {
+      if (e.entity === "notification" && e.event === "created") return notifications.inc()
+      if (e.entity !== "delivery") return
+      const p = (e.payload ?? {}) as DeliveryChange
+      if (p.from !== "leased" || p.status === "leased" || p.sink === undefined) return
+      if (p.status === "sent") {
+        attempts.inc({ sink: p.sink, outcome: "sent" })
+        const created = createdAtOf(e.entityId)
+        if (created !== undefined) latency.observe({ sink: p.sink }, Math.max(0, e.createdAt - created) / 1_000)
+      } else if (p.status === "retry_wait" || p.status === "dead") {
+        attempts.inc({ sink: p.sink, outcome: p.errorCode === "lease_expired" ? "lease_expired" : "failed" })
+      }
+    }
+
+    const from = yield* herald.latestSeq
+    yield* herald.subscribe(from).pipe(
+      Stream.runForEach((e) => Effect.sync(() => ("seq" in e ? observe(e) : undefined))),
+      Effect.forkScoped
+    )
+
+    /** The Prometheus text exposition, with gauges refreshed from the database. */
+    const render = Effect.gen(function* () {
+      const stats = yield* herald.stats()
+      deliveries.reset()
+      for (const [sink, byStatus] of Object.entries(stats.bySink)) {
+        for (const [status, n] of Object.entries(byStatus)) deliveries.set({ sink, status }, n)
+      }
+      deadLetter.set(stats.dead)
+      queueDepth.set((stats.byStatus["pending"] ?? 0) + (stats.byStatus["retry_wait"] ?? 0))
+      oldestDue.set((stats.oldestDueAgeMs ?? 0) / 1_000)
+      return yield* Effect.promise(() => registry.metrics())
+    })
+
+    return {
+      render,
+      contentType: registry.contentType,
+      countRequest: (method: string, status: number) => httpRequests.inc({ method, status: String(status) }),
+      sseOpened: Effect.sync(() => sseClients.inc()),
+      sseClosed: Effect.sync(() => sseClients.dec()),
+      sseDropped: (reason: string) => Effect.sync(() => sseDisconnects.inc({ reason }))
+    } as const
+  })
+}) {}

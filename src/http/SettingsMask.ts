@@ -1,0 +1,56 @@
+/**
+ * Secrets in the settings document leave the API masked; a masked value sent back in a PUT
+ * keeps the stored secret. A masked value where nothing is stored is refused with its path.
+ */
+import { Effect, Schema } from "effect"
+import { InvalidInput } from "../domain/errors.js"
+import { Settings, type SettingsInput } from "../domain/Settings.js"
+
+export const masked = "********"
+
+/** Secret fields by sink type (a Slack webhook URL is a credential). */
+const secretFields: Readonly<Record<string, ReadonlyArray<string>>> = {
+  webhook: ["secret"],
+  email: ["password"],
+  slack: ["url"]
+}
+
+type SinkDoc = Record<string, unknown>
+const encode = Schema.encodeSync(Settings)
+
+export const maskSettings = (settings: Settings): SettingsInput => {
+  const doc = encode(settings)
+  const sinks: Record<string, SinkDoc> = {}
+  for (const [name, sink] of Object.entries(doc.sinks ?? {})) {
+    const copy: SinkDoc = { ...sink }
+    for (const field of secretFields[sink.type] ?? []) if (typeof copy[field] === "string") copy[field] = masked
+    sinks[name] = copy
+  }
+  return { ...doc, sinks } as SettingsInput
+}
+
+/** Puts the stored secrets back where `input` carries the mask. */
+export const unmaskSettings = (input: unknown, stored: Settings): Effect.Effect<unknown, InvalidInput> => {
+  if (typeof input !== "object" || input === null) return Effect.succeed(input)
+  const sinks = (input as { sinks?: unknown }).sinks
+  if (typeof sinks !== "object" || sinks === null) return Effect.succeed(input)
+  const storedSinks = encode(stored).sinks ?? {}
+  const issues: Array<{ path: string; message: string }> = []
+  const restored: Record<string, unknown> = {}
+  for (const [name, sink] of Object.entries(sinks as Record<string, unknown>)) {
+    if (typeof sink !== "object" || sink === null) {
+      restored[name] = sink
+      continue
+    }
+    const copy: SinkDoc = { ...(sink as SinkDoc) }
+    for (const field of secretFields[String(copy["type"])] ?? []) {
+      if (copy[field] !== masked) continue
+      const previous = storedSinks[name] as SinkDoc | undefined
+      if (previous !== undefined && previous["type"] === copy["type"] && typeof previous[field] === "string") copy[field] = previous[field]
+      else issues.push({ path: `sinks.${name}.${field}`, message: "a masked value can only be sent back for a secret that is stored; send the real value" })
+    }
+    restored[name] = copy
+  }
+  if (issues.length > 0) return Effect.fail(new InvalidInput({ what: "settings", issues }))
+  return Effect.succeed({ ...(input as object), sinks: restored })
+}

@@ -1,0 +1,148 @@
+import { expect, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { call, postChunked, testServer, useDesktopSink } from "./support.js"
+
+layer(testServer({ maxBodyBytes: 4_096 }), { excludeTestServices: true })("HTTP notifications and the edge", (it) => {
+  it.effect("an enqueue answers 201 with the notification, and GET returns it with its deliveries", () =>
+    Effect.gen(function* () {
+      yield* useDesktopSink
+      const created = yield* call("POST", "/v1/notifications", { body: { kind: "ci.failed", title: "CI failed", priority: "high" } })
+      expect(created.status).toBe(201)
+      expect(created.body.created).toBe(true)
+      const id = created.body.notification.id
+      const got = yield* call("GET", `/v1/notifications/${id}`)
+      expect(got.status).toBe(200)
+      expect(got.body.notification).toMatchObject({ id, kind: "ci.failed", priority: "high" })
+      expect(got.body.deliveries.map((d: { sink: string }) => d.sink)).toEqual(["desk"])
+    }))
+
+  it.effect("a repeated dedupeKey answers 200 with the original, not a second notification", () =>
+    Effect.gen(function* () {
+      const first = yield* call("POST", "/v1/notifications", { body: { kind: "k", title: "one", dedupeKey: "dk-1" } })
+      const again = yield* call("POST", "/v1/notifications", { body: { kind: "k", title: "one", dedupeKey: "dk-1" } })
+      expect(first.status).toBe(201)
+      expect(again.status).toBe(200)
+      expect(again.body).toMatchObject({ created: false, notification: { id: first.body.notification.id } })
+    }))
+
+  it.effect("an Idempotency-Key with the same body answers the original; with another body, 409", () =>
+    Effect.gen(function* () {
+      const headers = { "idempotency-key": "idem-1" }
+      const body = { kind: "k", title: "pay", payload: { a: 1, b: [1, 2] } }
+      const first = yield* call("POST", "/v1/notifications", { body, headers })
+      // Same body with keys reordered: still the same request.
+      const again = yield* call("POST", "/v1/notifications", { body: { payload: { b: [1, 2], a: 1 }, title: "pay", kind: "k" }, headers })
+      const other = yield* call("POST", "/v1/notifications", { body: { ...body, title: "different" }, headers })
+      expect(first.status).toBe(201)
+      expect(again.status).toBe(200)
+      expect(again.body.notification.id).toBe(first.body.notification.id)
+      expect(other.status).toBe(409)
+      expect(other.headers.get("content-type")).toContain("application/problem+json")
+      expect(other.body).toMatchObject({ status: 409, code: "IdempotencyConflict", key: "idem-1" })
+    }))
+
+  it.effect("concurrent requests with one Idempotency-Key create one notification", () =>
+    Effect.gen(function* () {
+      const replies = yield* Effect.all(
+        Array.from({ length: 8 }, () => call("POST", "/v1/notifications", { body: { kind: "race", title: "once" }, headers: { "idempotency-key": "race-1" } })),
+        { concurrency: "unbounded" }
+      )
+      expect(new Set(replies.map((r) => r.body.notification.id)).size).toBe(1)
+      expect(replies.filter((r) => r.status === 201)).toHaveLength(1)
+    }))
+
+  it.effect("a bad body answers 400 problem+json with the field path, and writes nothing", () =>
+    Effect.gen(function* () {
+      const before = yield* call("GET", "/v1/notifications?kind=bad&limit=10")
+      const reply = yield* call("POST", "/v1/notifications", { body: { kind: "bad", title: "" } })
+      expect(reply.status).toBe(400)
+      expect(reply.headers.get("content-type")).toContain("application/problem+json")
+      expect(reply.body).toMatchObject({ status: 400, code: "InvalidInput", path: "title", type: expect.stringContaining("invalid-input") })
+      const misspelt = yield* call("POST", "/v1/notifications", { body: { kind: "bad", title: "t", priorty: "high" } })
+      expect(misspelt.status).toBe(400)
+      expect(misspelt.body.issues.map((i: { path: string }) => i.path)).toContain("priorty")
+      const notJson = yield* call("POST", "/v1/notifications", { raw: "{nope", headers: { "content-type": "application/json" } })
+      expect(notJson.status).toBe(400)
+      const after = yield* call("GET", "/v1/notifications?kind=bad&limit=10")
+      expect(after.body.items).toEqual(before.body.items)
+    }))
+
+  it.effect("a body over the limit answers 413, with or without Content-Length", () =>
+    Effect.gen(function* () {
+      const big = { kind: "k", title: "t", body: "x".repeat(10_000) }
+      const reply = yield* call("POST", "/v1/notifications", { body: big })
+      expect(reply.status).toBe(413)
+      expect(reply.body).toMatchObject({ code: "PayloadTooLarge", limitBytes: 4_096 })
+      // A chunked body has no Content-Length: reading stops at the limit and the connection is
+      // dropped (the platform destroys the request stream), so nothing is buffered or written.
+      const text = JSON.stringify({ ...big, kind: "chunked" })
+      const chunked = yield* Effect.either(postChunked("/v1/notifications", [text.slice(0, 3_000), text.slice(3_000)]))
+      expect(chunked._tag === "Left" || chunked.right.status === 413).toBe(true)
+      expect((yield* call("GET", "/v1/notifications?kind=chunked")).body.items).toEqual([])
+      const small = yield* postChunked("/v1/notifications", ['{"kind":"chunked",', '"title":"fits"}'])
+      expect(small.status).toBe(201)
+    }))
+
+  it.effect("a request without a valid token answers 401 with a Bearer challenge", () =>
+    Effect.gen(function* () {
+      for (const auth of [false, "wrong-token-0123456789"] as const) {
+        const reply = yield* call("GET", "/v1/stats", { auth })
+        expect(reply.status).toBe(401)
+        expect(reply.headers.get("www-authenticate")).toContain("Bearer")
+        expect(reply.body).toMatchObject({ status: 401, code: "Unauthorized" })
+      }
+      for (const path of ["/metrics", "/readyz", "/v1/events", "/v1/settings", "/v1/deliveries"]) {
+        expect((yield* call("GET", path, { auth: false })).status).toBe(401)
+      }
+    }))
+
+  it.effect("/healthz needs no token; /readyz reports the migration", () =>
+    Effect.gen(function* () {
+      const health = yield* call("GET", "/healthz", { auth: false })
+      expect(health).toMatchObject({ status: 200, body: { status: "ok" } })
+      const ready = yield* call("GET", "/readyz")
+      expect(ready.status).toBe(200)
+      expect(ready.body).toMatchObject({ status: "ready", migration: 2 })
+    }))
+
+  it.effect("unknown notifications and routes answer 404 problems", () =>
+    Effect.gen(function* () {
+      const missing = yield* call("GET", "/v1/notifications/ntf_missing")
+      expect(missing.status).toBe(404)
+      expect(missing.body).toMatchObject({ code: "NotificationNotFound", notificationId: "ntf_missing" })
+      const route = yield* call("GET", "/v1/nothing-here")
+      expect(route.status).toBe(404)
+      expect(route.body.code).toBe("NotFound")
+    }))
+
+  it.effect("the list filters and pages with a cursor, newest first, without overlap", () =>
+    Effect.gen(function* () {
+      for (let i = 0; i < 5; i++) {
+        yield* call("POST", "/v1/notifications", { body: { kind: "paged", title: `n${i}`, projectId: i % 2 === 0 ? "even" : "odd" } })
+      }
+      const first = yield* call("GET", "/v1/notifications?kind=paged&limit=2")
+      const second = yield* call("GET", `/v1/notifications?kind=paged&limit=2&after=${first.body.next}`)
+      const third = yield* call("GET", `/v1/notifications?kind=paged&limit=2&after=${second.body.next}`)
+      const titles = [...first.body.items, ...second.body.items, ...third.body.items].map((n: { title: string }) => n.title)
+      expect(titles).toEqual(["n4", "n3", "n2", "n1", "n0"])
+      expect(third.body.next).toBeNull()
+      const even = yield* call("GET", "/v1/notifications?kind=paged&project=even")
+      expect(even.body.items).toHaveLength(3)
+      const tooMany = yield* call("GET", "/v1/notifications?limit=100000")
+      expect(tooMany.status).toBe(400)
+      expect(tooMany.body.path).toBe("limit")
+    }))
+
+  it.effect("the OpenAPI document and an offline docs page are served", () =>
+    Effect.gen(function* () {
+      const spec = yield* call("GET", "/openapi.json", { auth: false })
+      expect(spec.status).toBe(200)
+      expect(Object.keys(spec.body.paths)).toEqual(expect.arrayContaining(["/v1/notifications", "/v1/deliveries/{id}/requeue", "/v1/events", "/metrics"]))
+      const docs = yield* call("GET", "/docs", { auth: false })
+      expect(docs.status).toBe(200)
+      // Works offline: no script or stylesheet is loaded from another host.
+      expect(docs.body).not.toMatch(/<(script|link)[^>]+(src|href)=["']https?:/i)
+      const dashboard = yield* call("GET", "/", { auth: false })
+      expect(dashboard.body).toContain("#token=")
+    }))
+})

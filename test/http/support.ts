@@ -1,0 +1,164 @@
+/**
+ * Shared pieces of the HTTP tests: a real daemon (Herald runtime + HTTP on 127.0.0.1, port 0)
+ * on a SQLite file in a temp dir, a small fetch client, an SSE reader, and bounded polling.
+ */
+import { FileSystem, HttpServer } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import { Context, Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
+import type { HttpOptionsShape } from "../../src/http/HttpOptions.js"
+import * as http from "node:http"
+import { Herald } from "../../src/layers/Herald.js"
+import { daemonLayer, HttpOptions } from "../../src/layers/Http.js"
+
+export const token = "test-token-0123456789abcdef"
+
+export interface TestServerShape {
+  readonly url: string
+  readonly database: string
+}
+export class TestServer extends Context.Tag("test/http/TestServer")<TestServer, TestServerShape>() {}
+
+/** The daemon on a fresh database; HTTP options default to fast SSE timers for tests. */
+export const testServer = (options: Partial<HttpOptionsShape> = {}): Layer.Layer<TestServer | Herald> =>
+  Layer.unwrapScoped(Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "herald-http-" })
+    const database = `${dir}/herald.db`
+    const daemon = daemonLayer(
+      { database },
+      HttpOptions.layer({ port: 0, token: Option.some(Redacted.make(token)), sseHeartbeatMs: 200, sseStallMs: 1_000, shutdownGraceMs: 2_000, ...options })
+    )
+    const server = Layer.effect(TestServer, Effect.gen(function* () {
+      const address = (yield* HttpServer.HttpServer).address
+      if (address._tag !== "TcpAddress") return yield* Effect.die("expected a TCP address")
+      return { url: `http://127.0.0.1:${address.port}`, database }
+    }))
+    return server.pipe(Layer.provideMerge(daemon))
+  })).pipe(Layer.provide(NodeContext.layer), Layer.orDie)
+
+export interface Reply {
+  readonly status: number
+  readonly headers: Headers
+  readonly body: any
+}
+
+/** One request; JSON in, JSON (or text) out. `auth: false` sends no token. */
+export const call = (
+  method: string,
+  path: string,
+  options: { readonly body?: unknown; readonly raw?: string; readonly headers?: Record<string, string>; readonly auth?: boolean | string } = {}
+) =>
+  Effect.gen(function* () {
+    const { url } = yield* TestServer
+    const headers: Record<string, string> = { ...options.headers }
+    if (options.auth !== false) headers["authorization"] = `Bearer ${typeof options.auth === "string" ? options.auth : token}`
+    let body: string | undefined
+    if (options.raw !== undefined) body = options.raw
+    else if (options.body !== undefined) {
+      body = JSON.stringify(options.body)
+      headers["content-type"] ??= "application/json"
+    }
+    const response = yield* Effect.promise(() => fetch(`${url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) }))
+    const text = yield* Effect.promise(() => response.text())
+    const isJson = (response.headers.get("content-type") ?? "").includes("json")
+    return { status: response.status, headers: response.headers, body: isJson && text !== "" ? JSON.parse(text) : text } satisfies Reply
+  })
+
+/** Polls `effect` until `done` holds, at most `within` (then fails with the last value). */
+export const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, done: (a: A) => boolean, within: Duration.DurationInput = "10 seconds") =>
+  Effect.gen(function* () {
+    let last: A | undefined
+    yield* effect.pipe(
+      Effect.tap((a) => { last = a }),
+      Effect.repeat({ schedule: Schedule.spaced("20 millis"), until: done }),
+      Effect.timeoutFail({ duration: within, onTimeout: () => new Error(`condition not met within ${Duration.format(within)}; last value: ${JSON.stringify(last)}`) })
+    )
+    return last as A
+  })
+
+export interface SseFrame {
+  readonly id?: string
+  readonly event?: string
+  readonly data?: string
+  readonly comment?: string
+  readonly retry?: string
+}
+
+/** An SSE client over fetch: frames as they arrive, and `close` to disconnect. */
+export const openSse = (path: string, headers: Record<string, string> = {}) =>
+  Effect.gen(function* () {
+    const { url } = yield* TestServer
+    const controller = new AbortController()
+    const response = yield* Effect.promise(() =>
+      fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}`, ...headers }, signal: controller.signal }))
+    const frames: Array<SseFrame> = []
+    let ended = false
+    let buffer = ""
+    const pump = (async () => {
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
+      try {
+        for (;;) {
+          const { value, done } = await reader.read()
+          if (done) break
+          buffer += value
+          let i: number
+          while ((i = buffer.indexOf("\n\n")) >= 0) {
+            const block = buffer.slice(0, i)
+            buffer = buffer.slice(i + 2)
+            const frame: Record<string, string> = {}
+            for (const line of block.split("\n")) {
+              if (line.startsWith(":")) frame["comment"] = line.slice(1).trim()
+              else {
+                const at = line.indexOf(":")
+                frame[line.slice(0, at)] = line.slice(at + 1).trimStart()
+              }
+            }
+            frames.push(frame)
+          }
+        }
+      } catch {
+        // aborted by close()
+      } finally {
+        ended = true
+      }
+    })()
+    return {
+      status: response.status,
+      contentType: response.headers.get("content-type"),
+      frames,
+      /** The change events received so far (parsed data of `event: change`). */
+      changes: () => frames.filter((f) => f.event === "change").map((f) => JSON.parse(f.data!) as { seq: number; entity: string; entityId: string; event: string }),
+      ended: () => ended,
+      close: Effect.promise(async () => {
+        controller.abort()
+        await pump
+      })
+    }
+  })
+
+/** Routes everything to one pull sink `desk` (and nothing to stdout), so tests drive outcomes. */
+export const useDesktopSink = Effect.gen(function* () {
+  const herald = yield* Herald
+  yield* herald.putSettings({ sinks: { desk: { type: "desktop" } }, routes: [{ sink: "desk", minPriority: "low" }] })
+})
+
+/** A POST whose body is sent in chunks (Transfer-Encoding: chunked, no Content-Length). */
+export const postChunked = (path: string, chunks: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const { url } = yield* TestServer
+    return yield* Effect.async<{ status: number; body: string }, Error>((resume) => {
+      const request = http.request(`${url}${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "transfer-encoding": "chunked" }
+      }, (response) => {
+        let body = ""
+        response.setEncoding("utf8")
+        response.on("data", (d: string) => { body += d })
+        response.on("end", () => resume(Effect.succeed({ status: response.statusCode ?? 0, body })))
+      })
+      // The server may answer and close before the whole body is sent.
+      request.on("error", (e) => resume(Effect.fail(e)))
+      for (const c of chunks) request.write(c)
+      request.end()
+    })
+  })

@@ -1,0 +1,77 @@
+import { describe, expect, it } from "@effect/vitest"
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import Database from "better-sqlite3"
+
+const main = new URL("../dist/main.js", import.meta.url).pathname
+
+interface Run {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs the daemon; `stopWhen` sends SIGINT once stdout matches it. */
+const daemon = (env: Record<string, string>, stopWhen?: RegExp) =>
+  new Promise<Run>((resolve) => {
+    const child = spawn(process.execPath, [main], { env: { ...process.env, HERALD_PORT: "0", ...env }, stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    let stopped = false
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString()
+      if (!stopped && stopWhen?.test(stdout)) {
+        stopped = true // once: a second SIGINT, after Herald's handler is gone, would kill the process
+        child.kill("SIGINT")
+      }
+    })
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
+    const guard = setTimeout(() => child.kill("SIGKILL"), 30_000)
+    child.on("exit", (code) => {
+      clearTimeout(guard)
+      resolve({ code, stdout, stderr })
+    })
+  })
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "herald-main-"))
+
+describe("the daemon", () => {
+  it("starts on the given file, logs JSON lines, and stops cleanly on SIGINT", async () => {
+    const dir = tmp()
+    const db = path.join(dir, "h.db")
+    const run = await daemon({ HERALD_DB: db }, /running/)
+    expect(run.code).toBe(0)
+    const lines = run.stdout.trim().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { message: string })
+    expect(lines.some((l) => /shutting down/.test(l.message))).toBe(true)
+    expect(fs.existsSync(db)).toBe(true)
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("a directory that does not exist is one clear line on stderr and a non-zero exit", async () => {
+    const run = await daemon({ HERALD_DB: "/nonexistent-herald-dir/x.db" })
+    expect(run.code).not.toBe(0)
+    expect(run.stderr.trim().split("\n")).toHaveLength(1)
+    expect(run.stderr).toMatch(/^herald: .*does not exist/)
+  })
+
+  it("a bad HERALD_SYNC names the variable", async () => {
+    const run = await daemon({ HERALD_DB: path.join(tmp(), "h.db"), HERALD_SYNC: "SOMETIMES" })
+    expect(run.code).not.toBe(0)
+    expect(run.stderr).toContain("HERALD_SYNC")
+  })
+
+  it("a database from a newer Herald is refused with both versions", async () => {
+    const dir = tmp()
+    const db = path.join(dir, "h.db")
+    expect((await daemon({ HERALD_DB: db }, /running/)).code).toBe(0)
+    const raw = new Database(db)
+    raw.prepare("INSERT INTO effect_sql_migrations (migration_id, name) VALUES (9999, 'future')").run()
+    raw.close()
+    const run = await daemon({ HERALD_DB: db })
+    expect(run.code).not.toBe(0)
+    expect(run.stderr).toMatch(/migration 9999 .* up to \d+/)
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+})
