@@ -49,15 +49,18 @@ export class Broadcaster extends Effect.Service<Broadcaster>()("herald/Broadcast
           return true
         }
         const backlog = Stream.suspend(() => range(last)).pipe(Stream.filter(advance))
+        // `last` moves in the decision itself: a filter after flatMap would run a chunk later,
+        // and every entry after the first of a chunk would look like a gap.
         const follow = Stream.fromQueue(live).pipe(
-          Stream.flatMap((e) =>
-            e.seq <= last
-              ? Stream.empty
-              : e.seq === last + 1
-              ? Stream.make(e)
-              : Stream.suspend(() => range(last, e.seq + 1)) // a gap: the hub slid past entries we had not read
-          ),
-          Stream.filter(advance)
+          Stream.flatMap((e) => {
+            if (e.seq <= last) return Stream.empty
+            if (e.seq === last + 1) {
+              last = e.seq
+              return Stream.make(e)
+            }
+            // A gap: the hub slid past entries this subscriber had not read. Fill it from the database.
+            return Stream.suspend(() => range(last, e.seq + 1)).pipe(Stream.filter(advance))
+          })
         )
         return Stream.concat(Stream.fromIterable(head), Stream.concat(backlog, follow))
       }))

@@ -13,6 +13,7 @@ import { type DeliveryEvent, step, stepAll, type Stepped } from "../machines/del
 import { type ClaimRow, DeliveryStore, type Transition } from "./DeliveryStore.js"
 import { cryptoJitter } from "./internal/ids.js"
 import { contextOf, rowAfter, toTransition } from "./internal/transitions.js"
+import { nextTurn } from "./internal/Batcher.js"
 import { makeWakeup } from "./internal/Wakeup.js"
 import { RuntimeConfig } from "./RuntimeConfig.js"
 import { Sinks } from "./Sinks.js"
@@ -196,6 +197,7 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       const room = config.maxInFlight - inFlight.size
       if (names.length === 0) return yield* work.waitAfter(seen, "60 seconds")
       if (room <= 0) return yield* freed.waitAfter(freedSeen, "1 second")
+      yield* nextTurn // let the enqueues already under way commit, so one claim takes them together
       const claimed = yield* claimDue(settings, names, room)
       for (const row of claimed) inFlight.set(row.id, { row, startedAt: 0 })
       // One fiber per claimed batch, not per delivery; within it, calls run concurrently.

@@ -6,6 +6,12 @@
  */
 import { Chunk, Deferred, Effect, Exit, Queue } from "effect"
 
+/** Resumes after Node's I/O callbacks of this turn have run (not a timer: the TestClock has no say). */
+export const nextTurn = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
+
 export const makeBatcher = <I, O, E, R>(options: {
   readonly maxBatch: number
   /** One result per item, in order: an item's own failure does not fail the others. */
@@ -15,7 +21,10 @@ export const makeBatcher = <I, O, E, R>(options: {
     const queue = yield* Queue.unbounded<readonly [I, Deferred.Deferred<O, E>]>()
     const drain = Effect.gen(function* () {
       // Waiting for items is interruptible; a batch once taken runs to the end.
-      const batch = Chunk.toReadonlyArray(yield* Queue.takeBetween(queue, 1, options.maxBatch))
+      const first = yield* Queue.take(queue)
+      // One event-loop turn lets callers whose I/O is already in (HTTP requests) join this batch.
+      yield* nextTurn
+      const batch = [first, ...Chunk.toReadonlyArray(yield* Queue.takeUpTo(queue, options.maxBatch - 1))]
       yield* Effect.gen(function* () {
         const exit = yield* Effect.exit(options.run(batch.map(([item]) => item)))
         if (Exit.isFailure(exit)) {
