@@ -162,7 +162,7 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/Deliv
     const persist = (transitions: ReadonlyArray<Transition>) =>
       Effect.gen(function* () {
         if (transitions.length === 0) return new Set<string>()
-        const written = yield* sql<{ id: string }>`
+        const written = yield* sql<{ id: string; version: number }>`
           UPDATE deliveries SET
             status = v.status, attempts = v.attempts, max_attempts = v.maxAttempts, rescues = v.rescues,
             next_attempt_at = v.nextAttemptAt, lease_owner = v.leaseOwner, lease_expires_at = v.leaseExpiresAt,
@@ -179,9 +179,11 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/Deliv
                 FROM json_each(jsonb(${JSON.stringify(transitions, (k, v) => (k === "attempt" ? undefined : v))}))) AS v
           WHERE deliveries.id = v.id AND deliveries.version = v.fromVersion AND deliveries.status = v.fromStatus
             AND (v.fenceOwner IS NULL OR deliveries.lease_owner = v.fenceOwner)
-          RETURNING deliveries.id`
-        const ids = new Set(written.map((r) => r.id))
-        const attempts = transitions.flatMap((t) => (t.attempt !== null && ids.has(t.id) ? [t.attempt] : []))
+          RETURNING deliveries.id, deliveries.version`
+        // Two transitions of one row in a batch update it once: match on the version each expected.
+        const won = new Set(written.map((r) => `${r.id}@${r.version - 1}`))
+        const ids = new Set(transitions.flatMap((t) => (won.has(`${t.id}@${t.fromVersion}`) ? [t.id] : [])))
+        const attempts = transitions.flatMap((t) => (t.attempt !== null && won.has(`${t.id}@${t.fromVersion}`) ? [t.attempt] : []))
         if (attempts.length > 0) {
           yield* sql`
             INSERT INTO delivery_attempts (delivery_id, attempt, outcome, error_code, error, retryable,

@@ -129,7 +129,8 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
         const impl = sinkConfig && sinks.get(sinkConfig.type)
         const exit = yield* (sinkConfig === undefined || impl === undefined
           ? Effect.fail(new SinkFailure({ retryable: true, code: "sink_unavailable", message: `sink '${row.sink}' is no longer configured` }))
-          : impl.deliver(sinkConfig, toSinkDelivery(row)).pipe(
+          // suspend: a sink (an embedder's own) that throws while building its effect fails this call only.
+          : Effect.suspend(() => impl.deliver(sinkConfig, toSinkDelivery(row))).pipe(
             Effect.timeoutFail({
               duration: Duration.millis(callTimeoutMs(sinkConfig, settings.leaseMs)),
               onTimeout: () => new SinkFailure({ retryable: true, code: "timeout", message: "the sink did not answer in time" })
@@ -169,16 +170,24 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
           Effect.annotateLogs({ deliveries: stale.map((t) => t.id).join(","), owner: config.owner })
         )
       }
-      for (const o of batch) inFlight.delete(o.row.id)
+      // A stale outcome must not drop a newer lease of the same delivery (re-claimed meanwhile).
+      for (const o of batch) if (inFlight.get(o.row.id)?.row.version === o.row.version) inFlight.delete(o.row.id)
       yield* freed.notify
       // A retry was scheduled: the claim loop may be idling until a later due time.
       if (transitions.some((t) => t.status === "retry_wait")) yield* work.notify
     })
 
-    const persistLoop = Effect.gen(function* () {
-      const batch = yield* Queue.takeBetween(outcomes, 1, 1_000)
-      yield* persistOutcomes([...batch]).pipe(Effect.uninterruptible)
-    })
+    // A taken batch is persisted, retried in place on storage errors, never dropped: dropped
+    // outcomes would leave their leases renewed forever. Only the wait for outcomes is interruptible.
+    const persistLoop = Effect.uninterruptibleMask((restore) =>
+      restore(Queue.takeBetween(outcomes, 1, 1_000)).pipe(
+        Effect.flatMap((batch) =>
+          persistOutcomes([...batch]).pipe(
+            Effect.tapError((e) => Effect.logError("persisting outcomes failed; retrying the same batch", e)),
+            Effect.retry({ schedule: busyBackoff })
+          )
+        )
+      ))
 
     /** Sleeps until the earliest due time of the push sinks, or until new work is announced. */
     const idle = (names: ReadonlyArray<string>, seen: number) =>
@@ -198,12 +207,16 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       if (names.length === 0) return yield* work.waitAfter(seen, "60 seconds")
       if (room <= 0) return yield* freed.waitAfter(freedSeen, "1 second")
       yield* nextTurn // let the enqueues already under way commit, so one claim takes them together
-      const claimed = yield* claimDue(settings, names, room)
-      for (const row of claimed) inFlight.set(row.id, { row, startedAt: 0 })
-      // One fiber per claimed batch, not per delivery; within it, calls run concurrently.
-      if (claimed.length > 0) {
-        yield* FiberSet.run(calls, Effect.forEach(claimed, (row) => deliver(row, settings), { concurrency: sinkConcurrency, discard: true }))
-      }
+      // Uninterruptible from claim to hand-off: rows claimed at shutdown are delivered, not orphaned as leased.
+      const claimed = yield* Effect.uninterruptible(Effect.gen(function* () {
+        const claimed = yield* claimDue(settings, names, room)
+        for (const row of claimed) inFlight.set(row.id, { row, startedAt: 0 })
+        // One fiber per claimed batch, not per delivery; within it, calls run concurrently.
+        if (claimed.length > 0) {
+          yield* FiberSet.run(calls, Effect.forEach(claimed, (row) => deliver(row, settings), { concurrency: sinkConcurrency, discard: true }))
+        }
+        return claimed
+      }))
       if (claimed.length === 0) yield* idle(names, seen)
     })
 

@@ -60,8 +60,9 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
       const settings = yield* settingsStore.get
       const next = yield* deliveries.nextLeaseExpiry
       const now = yield* Clock.currentTimeMillis
-      // A lease taken after this read expires at least leaseMs from now: never sleep longer.
-      const wait = next === null ? settings.leaseMs : Math.max(1, Math.min(settings.leaseMs, next - now + 1))
+      // A lease taken after this read may be shorter than the setting (the claim API takes leaseMs):
+      // never sleep more than a second past what is known.
+      const wait = Math.max(1, Math.min(1_000, settings.leaseMs, next === null ? Infinity : next - now + 1))
       yield* Effect.sleep(Duration.millis(wait))
     })
 
@@ -82,6 +83,8 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
       } else {
         const summary = yield* changes.summaryAfter(offset)
         if (summary.newest === null) return 0
+        // A subscriber that arrived meanwhile may have read its backlog only up to before these: publish them next pass.
+        if (yield* broadcaster.hasSubscribers) return 0
         offset = summary.newest
         count = 0 // caught up in one step
         settingsChanged = summary.settings !== null

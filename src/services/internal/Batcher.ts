@@ -19,21 +19,21 @@ export const makeBatcher = <I, O, E, R>(options: {
 }) =>
   Effect.gen(function* () {
     const queue = yield* Queue.unbounded<readonly [I, Deferred.Deferred<O, E>]>()
-    const drain = Effect.gen(function* () {
-      // Waiting for items is interruptible; a batch once taken runs to the end.
-      const first = yield* Queue.take(queue)
-      // One event-loop turn lets callers whose I/O is already in (HTTP requests) join this batch.
-      yield* nextTurn
-      const batch = [first, ...Chunk.toReadonlyArray(yield* Queue.takeUpTo(queue, options.maxBatch - 1))]
-      yield* Effect.gen(function* () {
+    // Only the wait for the first item is interruptible: once taken, an item is written and
+    // its caller answered (an interruption in between would leave that caller waiting forever).
+    const drain = Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function* () {
+        const first = yield* restore(Queue.take(queue))
+        // One event-loop turn lets callers whose I/O is already in (HTTP requests) join this batch.
+        yield* nextTurn
+        const batch = [first, ...Chunk.toReadonlyArray(yield* Queue.takeUpTo(queue, options.maxBatch - 1))]
         const exit = yield* Effect.exit(options.run(batch.map(([item]) => item)))
         if (Exit.isFailure(exit)) {
           yield* Effect.forEach(batch, ([, d]) => Deferred.failCause(d, exit.cause), { discard: true })
         } else {
           yield* Effect.forEach(batch, ([, d], i) => Deferred.done(d, exit.value[i]!), { discard: true })
         }
-      }).pipe(Effect.uninterruptible)
-    })
+      }))
     yield* Effect.addFinalizer(() =>
       Queue.takeAll(queue).pipe(
         Effect.flatMap((rest) => Effect.forEach(rest, ([, d]) => Deferred.interrupt(d), { discard: true })),
