@@ -20,6 +20,12 @@ import {
   StaleWriteProblem
 } from "./Problem.js"
 
+/** `delivery.version` from the claim answer: an outcome is accepted only for that lease. */
+const LeaseVersion = Schema.Int.pipe(Schema.nonNegative()).annotations({
+  description: "delivery.version from the claim answer; fences the outcome to that lease"
+})
+
+
 // Bodies reject unknown fields: a misspelt field is a 400 with its path, not silently dropped.
 const strict = { parseOptions: { onExcessProperty: "error" } } as const
 const Limit = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1_000))
@@ -146,8 +152,9 @@ export class DeliveriesGroup extends HttpApiGroup.make("deliveries")
   .add(
     HttpApiEndpoint.post("ack", "/deliveries/:id/ack")
       .setPath(deliveryPath)
-      .setPayload(Schema.Struct({ owner: Text(200), externalId: Schema.optional(Text(1_000)) }).annotations(strict))
+      .setPayload(Schema.Struct({ owner: Text(200), version: LeaseVersion, externalId: Schema.optional(Text(1_000)) }).annotations(strict))
       .addSuccess(Delivery)
+      .addError(InvalidInputProblem)
       .addError(DeliveryNotFoundProblem)
       .addError(StaleWriteProblem)
       .addError(IllegalTransitionProblem)
@@ -157,6 +164,7 @@ export class DeliveriesGroup extends HttpApiGroup.make("deliveries")
       .setPath(deliveryPath)
       .setPayload(Schema.Struct({
         owner: Text(200),
+        version: LeaseVersion,
         code: Text(200),
         message: Schema.String.pipe(Schema.maxLength(10_000)),
         retryable: Schema.Boolean,

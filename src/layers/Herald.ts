@@ -73,8 +73,16 @@ const ClaimInput = Schema.Struct({
   limit: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 500)), { default: () => 10 }),
   leaseMs: Schema.optional(Schema.Int.pipe(Schema.between(1_000, 3_600_000)))
 })
+/** `version` is `delivery.version` from the claim answer: it fences an outcome to that one lease. */
+const leaseVersion = Schema.Int.pipe(Schema.nonNegative())
+const AckInput = Schema.Struct({
+  owner: Schema.String,
+  version: leaseVersion,
+  externalId: Schema.optional(Schema.String.pipe(Schema.maxLength(1_000)))
+})
 const NackInput = Schema.Struct({
   owner: Schema.String,
+  version: leaseVersion,
   code: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
   message: Schema.String.pipe(Schema.maxLength(10_000)),
   retryable: Schema.Boolean,
@@ -85,6 +93,7 @@ const decodeNotification = decodeInput(NotificationInput, "notification")
 const decodeDeliveryFilter = decodeInput(DeliveryFilter, "delivery filter")
 const decodeNotificationFilter = decodeInput(NotificationFilter, "notification filter")
 const decodeClaim = decodeInput(ClaimInput, "claim")
+const decodeAck = decodeInput(AckInput, "ack")
 const decodeNack = decodeInput(NackInput, "nack")
 
 const toDelivery = (r: DeliveryRow) => Delivery.make(pickDelivery(r))
@@ -295,7 +304,7 @@ const make = Effect.gen(function* () {
   })
 
   /** Records a pull consumer's outcome, fenced on its lease: a wrong owner or an expired lease is StaleWrite. */
-  const settle = (id: string, owner: string, eventOf: (now: number, s: Settings) => DeliveryEvent) =>
+  const settle = (id: string, owner: string, version: number, eventOf: (now: number, s: Settings) => DeliveryEvent) =>
     writer.transaction(Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       const settings = yield* settingsStore.get
@@ -306,6 +315,9 @@ const make = Effect.gen(function* () {
         return yield* new StaleWrite({ deliveryId, reason: `it is ${row.status}, not leased: the lease expired or it was settled already` })
       }
       if (row.leaseOwner !== owner) return yield* new StaleWrite({ deliveryId, reason: `it is leased by another owner, not '${owner}'` })
+      if (row.version !== version) {
+        return yield* new StaleWrite({ deliveryId, reason: `lease version ${version} is no longer current (now ${row.version}): it was rescued and claimed again; settle the newer claim` })
+      }
       if ((row.leaseExpiresAt ?? 0) <= now) return yield* new StaleWrite({ deliveryId, reason: "the lease expired; claim it again" })
       const s = step(row.status, contextOf(row), eventOf(now, settings))
       if (s instanceof IllegalTransition) return yield* new IllegalTransition({ ...s, deliveryId })
@@ -315,14 +327,15 @@ const make = Effect.gen(function* () {
       return toDelivery(rowAfter(row, t))
     }))
 
-  const ack = Effect.fn("Herald.ack")(function* (id: string, owner: string, externalId?: string) {
-    return yield* settle(id, owner, (now) => ({ type: "SUCCEED", now, externalId }))
+  const ack = Effect.fn("Herald.ack")(function* (id: string, input: unknown) {
+    const req = yield* decodeAck(input)
+    return yield* settle(id, req.owner, req.version, (now) => ({ type: "SUCCEED", now, externalId: req.externalId }))
   })
 
   const nack = Effect.fn("Herald.nack")(function* (id: string, input: unknown) {
     const req = yield* decodeNack(input)
     const failure = new SinkFailure({ retryable: req.retryable, code: req.code, message: req.message, ...(req.retryAfterMs !== undefined ? { retryAfterMs: req.retryAfterMs } : {}) })
-    return yield* settle(id, req.owner, (now, s) => failEvent(Exit.fail(failure), now, policyOf(s)))
+    return yield* settle(id, req.owner, req.version, (now, s) => failEvent(Exit.fail(failure), now, policyOf(s)))
   })
 
   const getSettings = settingsStore.get

@@ -11,13 +11,14 @@ const oneDelivery = (title: string) =>
     return got.body.deliveries[0].id as string
   })
 
-/** Claims until `id` is leased by `owner` (other due deliveries are claimed too). */
+/** Claims until `id` is leased by `owner` (other due deliveries are claimed too); returns the lease's version. */
 const claimUntil = (id: string, owner: string) =>
   Effect.gen(function* () {
     for (let i = 0; i < 20; i++) {
       const claimed = yield* call("POST", "/v1/sinks/desk/claim", { body: { owner, limit: 500 } })
       expect(claimed.status).toBe(200)
-      if (claimed.body.some((c: { delivery: { id: string } }) => c.delivery.id === id)) return
+      const mine = claimed.body.find((c: { delivery: { id: string } }) => c.delivery.id === id)
+      if (mine !== undefined) return mine.delivery.version as number
     }
     throw new Error(`${id} was never claimed`)
   })
@@ -25,8 +26,8 @@ const claimUntil = (id: string, owner: string) =>
 const deadDelivery = (title: string) =>
   Effect.gen(function* () {
     const id = yield* oneDelivery(title)
-    yield* claimUntil(id, "w-dead")
-    const nack = yield* call("POST", `/v1/deliveries/${id}/nack`, { body: { owner: "w-dead", code: "bounced", message: "no such user", retryable: false } })
+    const version = yield* claimUntil(id, "w-dead")
+    const nack = yield* call("POST", `/v1/deliveries/${id}/nack`, { body: { owner: "w-dead", version, code: "bounced", message: "no such user", retryable: false } })
     expect(nack.status).toBe(200)
     expect(nack.body.status).toBe("dead")
     return id
@@ -37,11 +38,11 @@ layer(testServer(), { excludeTestServices: true })("HTTP deliveries, dead letter
     Effect.gen(function* () {
       yield* useDesktopSink
       const id = yield* oneDelivery("claim me")
-      yield* claimUntil(id, "w1")
-      const ack = yield* call("POST", `/v1/deliveries/${id}/ack`, { body: { owner: "w1", externalId: "desk-42" } })
+      const version = yield* claimUntil(id, "w1")
+      const ack = yield* call("POST", `/v1/deliveries/${id}/ack`, { body: { owner: "w1", version, externalId: "desk-42" } })
       expect(ack.status).toBe(200)
       expect(ack.body).toMatchObject({ id, status: "sent", externalId: "desk-42" })
-      const again = yield* call("POST", `/v1/deliveries/${id}/ack`, { body: { owner: "w1" } })
+      const again = yield* call("POST", `/v1/deliveries/${id}/ack`, { body: { owner: "w1", version } })
       expect(again.status).toBe(409)
       expect(again.body).toMatchObject({ code: "StaleWrite", deliveryId: id })
       const detail = yield* call("GET", `/v1/deliveries/${id}`)
@@ -51,10 +52,10 @@ layer(testServer(), { excludeTestServices: true })("HTTP deliveries, dead letter
   it.effect("an ack or nack from another owner answers 409 and changes nothing", () =>
     Effect.gen(function* () {
       const id = yield* oneDelivery("owned")
-      yield* claimUntil(id, "w-owner")
+      const version = yield* claimUntil(id, "w-owner")
       const before = yield* call("GET", `/v1/deliveries/${id}`)
-      const wrongAck = yield* call("POST", `/v1/deliveries/${id}/ack`, { body: { owner: "intruder" } })
-      const wrongNack = yield* call("POST", `/v1/deliveries/${id}/nack`, { body: { owner: "intruder", code: "x", message: "x", retryable: true } })
+      const wrongAck = yield* call("POST", `/v1/deliveries/${id}/ack`, { body: { owner: "intruder", version } })
+      const wrongNack = yield* call("POST", `/v1/deliveries/${id}/nack`, { body: { owner: "intruder", version, code: "x", message: "x", retryable: true } })
       expect([wrongAck.status, wrongNack.status]).toEqual([409, 409])
       expect(wrongAck.body.code).toBe("StaleWrite")
       const after = yield* call("GET", `/v1/deliveries/${id}`)
@@ -64,8 +65,8 @@ layer(testServer(), { excludeTestServices: true })("HTTP deliveries, dead letter
   it.effect("a retryable nack waits (retry_wait) and honours retryAfter; a permanent one goes dead", () =>
     Effect.gen(function* () {
       const id = yield* oneDelivery("retry")
-      yield* claimUntil(id, "w2")
-      const nack = yield* call("POST", `/v1/deliveries/${id}/nack`, { body: { owner: "w2", code: "busy", message: "try later", retryable: true, retryAfter: 600 } })
+      const version = yield* claimUntil(id, "w2")
+      const nack = yield* call("POST", `/v1/deliveries/${id}/nack`, { body: { owner: "w2", version, code: "busy", message: "try later", retryable: true, retryAfter: 600 } })
       expect(nack.status).toBe(200)
       expect(nack.body.status).toBe("retry_wait")
       expect(nack.body.nextAttemptAt - nack.body.updatedAt).toBeGreaterThanOrEqual(600_000)
@@ -81,8 +82,8 @@ layer(testServer(), { excludeTestServices: true })("HTTP deliveries, dead letter
       expect(requeued.status).toBe(200)
       expect(requeued.body).toMatchObject({ id: dead, status: "pending", attempts: 0 })
       const sent = yield* oneDelivery("sent one")
-      yield* claimUntil(sent, "w3")
-      yield* call("POST", `/v1/deliveries/${sent}/ack`, { body: { owner: "w3" } })
+      const version = yield* claimUntil(sent, "w3")
+      yield* call("POST", `/v1/deliveries/${sent}/ack`, { body: { owner: "w3", version } })
       const refused = yield* call("POST", `/v1/deliveries/${sent}/requeue`)
       expect(refused.status).toBe(409)
       expect(refused.body).toMatchObject({ code: "IllegalTransition", state: "sent", event: "REQUEUE" })
@@ -98,8 +99,8 @@ layer(testServer(), { excludeTestServices: true })("HTTP deliveries, dead letter
       const deadB = yield* deadDelivery("bulk b")
       const deadC = yield* deadDelivery("bulk c")
       const sent = yield* oneDelivery("bulk sent")
-      yield* claimUntil(sent, "w4")
-      yield* call("POST", `/v1/deliveries/${sent}/ack`, { body: { owner: "w4" } })
+      const version = yield* claimUntil(sent, "w4")
+      yield* call("POST", `/v1/deliveries/${sent}/ack`, { body: { owner: "w4", version } })
       const report = yield* call("POST", "/v1/deliveries/requeue", { body: { ids: [deadA, sent, deadB, "dlv_missing", deadC] } })
       expect(report.status).toBe(200)
       expect(report.body.summary).toBe("3 of 5 requeued")

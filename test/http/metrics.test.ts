@@ -21,8 +21,9 @@ layer(testServer(), { excludeTestServices: true })("HTTP /metrics", (it) => {
       const pending = yield* scrape
       expect(value(pending, 'herald_deliveries{sink="desk",status="pending"}')).toBe(value(before, 'herald_deliveries{sink="desk",status="pending"}') + 1)
       expect(value(pending, "herald_queue_depth")).toBeGreaterThanOrEqual(1)
-      yield* call("POST", "/v1/sinks/desk/claim", { body: { owner: "m1", limit: 500 } })
-      yield* call("POST", `/v1/deliveries/${delivery}/ack`, { body: { owner: "m1" } })
+      const claimed1 = yield* call("POST", "/v1/sinks/desk/claim", { body: { owner: "m1", limit: 500 } })
+      const version1 = claimed1.body.find((c: { delivery: { id: string } }) => c.delivery.id === delivery).delivery.version
+      yield* call("POST", `/v1/deliveries/${delivery}/ack`, { body: { owner: "m1", version: version1 } })
       const sent = 'herald_delivery_attempts_total{sink="desk",outcome="sent"}'
       const after = yield* eventually(scrape, (t) => value(t, sent) === value(before, sent) + 1)
       expect(value(after, 'herald_delivery_latency_seconds_count{sink="desk"}')).toBe(value(before, 'herald_delivery_latency_seconds_count{sink="desk"}') + 1)
@@ -32,8 +33,9 @@ layer(testServer(), { excludeTestServices: true })("HTTP /metrics", (it) => {
       // A permanent failure moves the dead-letter gauge.
       const second = yield* call("POST", "/v1/notifications", { body: { kind: "m", title: "dies" } })
       const id = (yield* call("GET", `/v1/notifications/${second.body.notification.id}`)).body.deliveries[0].id
-      yield* call("POST", "/v1/sinks/desk/claim", { body: { owner: "m2", limit: 500 } })
-      yield* call("POST", `/v1/deliveries/${id}/nack`, { body: { owner: "m2", code: "gone", message: "gone", retryable: false } })
+      const claimed2 = yield* call("POST", "/v1/sinks/desk/claim", { body: { owner: "m2", limit: 500 } })
+      const version2 = claimed2.body.find((c: { delivery: { id: string } }) => c.delivery.id === id).delivery.version
+      yield* call("POST", `/v1/deliveries/${id}/nack`, { body: { owner: "m2", version: version2, code: "gone", message: "gone", retryable: false } })
       const dead = yield* eventually(scrape, (t) => value(t, 'herald_delivery_attempts_total{sink="desk",outcome="failed"}') === 1)
       expect(value(dead, "herald_dead_letter_deliveries")).toBe(1)
     }))

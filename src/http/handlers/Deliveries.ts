@@ -27,10 +27,11 @@ export const DeliveriesLive = HttpApiBuilder.group(HeraldApi, "deliveries", (han
           limit: payload.limit,
           leaseMs: payload.leaseSeconds === undefined ? undefined : payload.leaseSeconds * 1_000
         })).pipe(storageAsDefect))
-      .handle("ack", ({ path, payload }) => herald.ack(path.id, payload.owner, payload.externalId).pipe(storageAsDefect))
+      .handle("ack", ({ path, payload }) => herald.ack(path.id, payload).pipe(storageAsDefect))
       .handle("nack", ({ path, payload }) =>
         herald.nack(path.id, defined({
           owner: payload.owner,
+          version: payload.version,
           code: payload.code,
           message: payload.message,
           retryable: payload.retryable,
