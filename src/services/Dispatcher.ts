@@ -223,7 +223,10 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
     /** Extends the leases of calls still running after a third of the lease. */
     const renewLoop = Effect.gen(function* () {
       const settings = yield* settingsStore.get
-      yield* Effect.sleep(Duration.millis(settings.leaseMs / 3))
+      // Leases taken under an earlier (shorter) leaseMs may expire sooner than a third of the current one.
+      const before = yield* Clock.currentTimeMillis
+      const earliest = Math.min(Infinity, ...[...inFlight.values()].map((f) => f.row.leaseExpiresAt ?? Infinity))
+      yield* Effect.sleep(Duration.millis(Math.max(1, Math.min(settings.leaseMs / 3, (earliest - before) / 2))))
       const now = yield* Clock.currentTimeMillis
       const expiring = [...inFlight.values()].filter((f) => (f.row.leaseExpiresAt ?? 0) - now < (settings.leaseMs * 2) / 3)
       if (expiring.length === 0) return
