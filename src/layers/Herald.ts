@@ -189,8 +189,7 @@ const make = Effect.gen(function* () {
       decodeNotification(input).pipe(
         Effect.mapError((e) => new InvalidInput({ what: e.what, issues: e.issues.map((x) => ({ ...x, path: `${i}${x.path ? "." + x.path : ""}` })) }))
       ))
-    const results = yield* insertNotifications(decoded)
-    return results.map((r) => (Exit.isSuccess(r) ? r.value : undefined!))
+    return yield* Effect.all(yield* insertNotifications(decoded))
   })
 
   const getNotification = Effect.fn("Herald.getNotification")(function* (id: string) {

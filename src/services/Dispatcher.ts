@@ -4,7 +4,7 @@
  * Claim, delivery and persistence run as a pipeline. Leases of slow sink calls are renewed;
  * every sink call has a timeout well below the lease. Rescue of expired leases is the Supervisor's.
  */
-import { Cause, Clock, Duration, Effect, Exit, FiberSet, Option, Queue, Schedule } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, FiberSet, Option, Queue } from "effect"
 import { IllegalTransition } from "../domain/errors.js"
 import { pullSinkTypes, type Settings, type SinkConfig } from "../domain/Settings.js"
 import type { SinkDelivery, SinkReceipt } from "../domain/Sink.js"
@@ -14,6 +14,7 @@ import { type ClaimRow, DeliveryStore, type Transition } from "./DeliveryStore.j
 import { cryptoJitter } from "./internal/ids.js"
 import { contextOf, rowAfter, toTransition } from "./internal/transitions.js"
 import { nextTurn } from "./internal/Batcher.js"
+import { busyBackoff, runForever } from "./internal/loops.js"
 import { makeWakeup } from "./internal/Wakeup.js"
 import { RuntimeConfig } from "./RuntimeConfig.js"
 import { Sinks } from "./Sinks.js"
@@ -22,7 +23,6 @@ import { Writer } from "./Writer.js"
 
 interface InFlight {
   row: ClaimRow
-  readonly startedAt: number
 }
 
 interface Outcome {
@@ -71,7 +71,7 @@ export const claimTransitions = (rows: ReadonlyArray<ClaimRow>, owner: string, l
   const ready = rows.map((row) => {
     if (row.status !== "retry_wait") return { row, status: row.status, context: contextOf(row) }
     const s = step(row.status, contextOf(row), due)
-    return s instanceof IllegalTransition ? { row, status: row.status, context: contextOf(row) } : { row, status: s.status, context: s.context, schedule: s }
+    return s instanceof IllegalTransition ? { row, status: row.status, context: contextOf(row) } : { row, status: s.status, context: s.context }
   })
   const stepped = stepAll(ready, claim)
   const out: Array<Transition> = []
@@ -82,11 +82,6 @@ export const claimTransitions = (rows: ReadonlyArray<ClaimRow>, owner: string, l
   return out
 }
 
-/** After a storage error a loop backs off (jittered, at most 5 s apart) and tries again. */
-export const busyBackoff = Schedule.exponential("100 millis").pipe(
-  Schedule.jittered,
-  Schedule.union(Schedule.spaced("5 seconds"))
-)
 
 export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher", {
   scoped: Effect.gen(function* () {
@@ -210,7 +205,7 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       // Uninterruptible from claim to hand-off: rows claimed at shutdown are delivered, not orphaned as leased.
       const claimed = yield* Effect.uninterruptible(Effect.gen(function* () {
         const claimed = yield* claimDue(settings, names, room)
-        for (const row of claimed) inFlight.set(row.id, { row, startedAt: 0 })
+        for (const row of claimed) inFlight.set(row.id, { row })
         // One fiber per claimed batch, not per delivery; within it, calls run concurrently.
         if (claimed.length > 0) {
           yield* FiberSet.run(calls, Effect.forEach(claimed, (row) => deliver(row, settings), { concurrency: sinkConcurrency, discard: true }))
@@ -235,13 +230,6 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       for (const f of expiring) f.row = { ...f.row, leaseExpiresAt: expiresAt }
     })
 
-    const retryOnStorage = <A, E, R>(loop: Effect.Effect<A, E, R>, name: string) =>
-      loop.pipe(
-        Effect.tapError((e) => Effect.logError(`${name} failed; retrying`, e)),
-        Effect.retry({ schedule: busyBackoff }),
-        Effect.forever
-      )
-
     if (config.background) {
       // Added before the loops are forked, so it runs after they are interrupted (finalizers run
       // in reverse): calls under way finish and their outcomes are written before the writer closes.
@@ -252,9 +240,9 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
           if (rest.length > 0) yield* persistOutcomes([...rest]).pipe(Effect.ignoreLogged)
         })
       )
-      yield* Effect.forkScoped(retryOnStorage(persistLoop, "persisting outcomes"))
-      yield* Effect.forkScoped(retryOnStorage(claimLoop, "claiming"))
-      yield* Effect.forkScoped(retryOnStorage(renewLoop, "renewing leases"))
+      yield* Effect.forkScoped(runForever(persistLoop, "persisting outcomes"))
+      yield* Effect.forkScoped(runForever(claimLoop, "claiming"))
+      yield* Effect.forkScoped(runForever(renewLoop, "renewing leases"))
     }
 
     return {

@@ -4,14 +4,15 @@
  * notifications that waited while routing was off. Sleeps until the next lease expiry or
  * the next commit instead of busy polling.
  */
-import { Clock, Duration, Effect, Schedule } from "effect"
+import { Clock, Duration, Effect } from "effect"
 import { IllegalTransition } from "../domain/errors.js"
 import type { DeliveryEvent } from "../machines/delivery.js"
 import { step } from "../machines/delivery.js"
 import { Broadcaster } from "./Broadcaster.js"
 import { ChangeLogStore } from "./ChangeLogStore.js"
 import { DeliveryStore, type Transition } from "./DeliveryStore.js"
-import { busyBackoff, Dispatcher, policyOf } from "./Dispatcher.js"
+import { Dispatcher, policyOf } from "./Dispatcher.js"
+import { runForever } from "./internal/loops.js"
 import { cryptoJitter } from "./internal/ids.js"
 import { contextOf, toTransition } from "./internal/transitions.js"
 import { Router } from "./Router.js"
@@ -109,17 +110,10 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
       if (n < feedPage) yield* writer.committed.waitAfter(seen, Duration.millis(config.feedPollMs))
     })
 
-    const forever = <A, E, R>(loop: Effect.Effect<A, E, R>, what: string) =>
-      loop.pipe(
-        Effect.tapError((e) => Effect.logError(`${what} failed; retrying`, e)),
-        Effect.retry({ schedule: busyBackoff }),
-        Effect.repeat(Schedule.forever)
-      )
-
     if (config.background) {
       yield* router.routeWaiting(yield* settingsStore.get).pipe(Effect.orDie)
-      yield* Effect.forkScoped(forever(rescueLoop, "rescuing expired leases"))
-      yield* Effect.forkScoped(forever(pumpLoop, "pumping the change feed"))
+      yield* Effect.forkScoped(runForever(rescueLoop, "rescuing expired leases"))
+      yield* Effect.forkScoped(runForever(pumpLoop, "pumping the change feed"))
       yield* Effect.addFinalizer(() =>
         Clock.currentTimeMillis.pipe(
           Effect.flatMap((now) => writer.transaction(changes.saveOffset(consumer, offset, now))),
