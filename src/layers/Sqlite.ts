@@ -11,6 +11,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { StorageUnavailable } from "../domain/errors.js"
 import { ReadSql } from "../services/ReadSql.js"
+import { WriterDb } from "../services/WriterDb.js"
+import { makeSqlite, type SqliteOptions } from "./internal/sqliteClient.js"
 
 export type SyncMode = "NORMAL" | "FULL"
 
@@ -43,8 +45,8 @@ const checkWritable = (filename: string) =>
       })
   })
 
-const open = (options: SqliteClient.SqliteClientConfig) =>
-  SqliteClient.make(options).pipe(
+const open = (options: SqliteOptions) =>
+  makeSqlite(options).pipe(
     Effect.catchAllDefect((defect) =>
       Effect.fail(new StorageUnavailable({ path: options.filename, reason: defect instanceof Error ? defect.message : String(defect) }))
     )
@@ -55,8 +57,9 @@ export const writerLayer = (options: DatabaseOptions) =>
   Layer.scopedContext(
     Effect.gen(function* () {
       yield* checkWritable(options.filename)
-      const client = yield* open({ filename: options.filename, prepareCacheSize: 500 })
+      const { client, db, prepare } = yield* open({ filename: options.filename, prepareCacheSize: 500 })
       yield* Effect.all([
+        client.unsafe("PRAGMA journal_mode = WAL"),
         client.unsafe(`PRAGMA synchronous = ${options.sync === "FULL" ? "FULL" : "NORMAL"}`),
         client.unsafe(`PRAGMA busy_timeout = ${Math.floor(options.busyTimeoutMs ?? 5_000)}`),
         client.unsafe("PRAGMA foreign_keys = ON"),
@@ -64,8 +67,9 @@ export const writerLayer = (options: DatabaseOptions) =>
       ]).pipe(
         Effect.mapError((e) => new StorageUnavailable({ path: options.filename, reason: e.message }))
       )
-      return Context.make(SqlClient.SqlClient, client as SqlClient.SqlClient).pipe(
-        Context.add(DatabaseOptionsTag, options)
+      return Context.make(SqlClient.SqlClient, client).pipe(
+        Context.add(DatabaseOptionsTag, options),
+        Context.add(WriterDb, { db, prepare })
       )
     })
   ).pipe(Layer.provide(Reactivity.layer))
@@ -75,7 +79,12 @@ export const readerLayer = Layer.scoped(
   ReadSql,
   Effect.gen(function* () {
     const options = yield* DatabaseOptionsTag
-    const client = yield* open({ filename: options.filename, readonly: true, disableWAL: true, prepareCacheSize: 200 })
+    // The library's client: nothing on the read side needs the raw connection.
+    const client = yield* SqliteClient.make({ filename: options.filename, readonly: true, disableWAL: true, prepareCacheSize: 200 }).pipe(
+      Effect.catchAllDefect((defect) =>
+        Effect.fail(new StorageUnavailable({ path: options.filename, reason: defect instanceof Error ? defect.message : String(defect) }))
+      )
+    )
     yield* client.unsafe(`PRAGMA busy_timeout = ${Math.floor(options.busyTimeoutMs ?? 5_000)}`).pipe(Effect.orDie)
     return client as SqlClient.SqlClient
   })

@@ -8,7 +8,9 @@ import { Effect, Option, Schema } from "effect"
 import { Delivery, DeliveryAttempt, type DeliveryFilter, type DeliveryStatus } from "../domain/Delivery.js"
 import type { AttemptOutcome, WaitReason } from "../domain/Delivery.js"
 import type { Priority } from "../domain/Priority.js"
+import { rawWrite } from "./internal/rawWrite.js"
 import { ReadSql } from "./ReadSql.js"
+import { WriterDb } from "./WriterDb.js"
 
 /** A delivery row as read on the hot path (trusted: written by this module, CHECK-constrained). */
 export interface DeliveryRow {
@@ -112,24 +114,32 @@ const AttemptFromRow = Schema.Struct({
   encode: (a) => ({ ...a })
 }))
 
+/**
+ * The partial index deliveries_status covers every status but 'sent'; SQLite uses it only when
+ * the query repeats its WHERE term literally. 'sent' is listed by walking ids.
+ */
+const unsentTerm = (status: DeliveryStatus) => (status === "sent" ? "1 = 1" : "status <> 'sent'")
+
 const asRows = <A>(rows: ReadonlyArray<unknown>) => rows as ReadonlyArray<A>
 
 export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/DeliveryStore", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const read = yield* ReadSql
+    const { prepare } = yield* WriterDb
 
     /** Inserts new deliveries; an existing (notification, sink) pair is left as it is. */
     const insertMany = (rows: ReadonlyArray<NewDelivery>) =>
-      rows.length === 0 ? Effect.void : sql`
-        INSERT INTO deliveries (id, notification_id, sink, status, max_attempts, next_attempt_at,
-                                reason, created_at, updated_at)
-        SELECT value ->> 'id', value ->> 'notificationId', value ->> 'sink', value ->> 'status',
-               value ->> 'maxAttempts', value ->> 'nextAttemptAt', value ->> 'reason',
-               value ->> 'createdAt', value ->> 'createdAt'
-        FROM json_each(jsonb(${JSON.stringify(rows)}))
-        WHERE true
-        ON CONFLICT (notification_id, sink) DO NOTHING`.pipe(Effect.asVoid)
+      rawWrite("insert deliveries", () => {
+        const insert = prepare(`
+          INSERT INTO deliveries (id, notification_id, sink, status, max_attempts, next_attempt_at,
+                                  reason, created_at, updated_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+          ON CONFLICT (notification_id, sink) DO NOTHING`)
+        for (const r of rows) {
+          insert.run(r.id, r.notificationId, r.sink, r.status, r.maxAttempts, r.nextAttemptAt, r.reason, r.createdAt, r.createdAt)
+        }
+      })
 
     /** Due deliveries of one sink, oldest due first (index deliveries_due). Writer side, in the claim transaction. */
     const due = (sink: string, now: number, limit: number) =>
@@ -156,46 +166,36 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/Deliv
           WHERE d.id IN (SELECT value FROM json_each(jsonb(${JSON.stringify(ids)})))`.pipe(Effect.map(asRows<ClaimRow>))
 
     /**
-     * Writes transitions in one statement, each fenced on (version, status, lease owner),
-     * and their attempt rows. Returns the ids written; the others lost the race.
+     * Writes transitions, each fenced on (version, status, lease owner), and the attempt rows
+     * of those written. Returns the ids written; the others lost the race and changed nothing.
      */
     const persist = (transitions: ReadonlyArray<Transition>) =>
-      Effect.gen(function* () {
-        if (transitions.length === 0) return new Set<string>()
-        const written = yield* sql<{ id: string; version: number }>`
+      transitions.length === 0 ? Effect.succeed(new Set<string>()) : rawWrite("persist transitions", () => {
+        const update = prepare(`
           UPDATE deliveries SET
-            status = v.status, attempts = v.attempts, max_attempts = v.maxAttempts, rescues = v.rescues,
-            next_attempt_at = v.nextAttemptAt, lease_owner = v.leaseOwner, lease_expires_at = v.leaseExpiresAt,
-            last_error_code = v.lastErrorCode, last_error = v.lastError, external_id = v.externalId,
-            reason = v.reason, updated_at = v.updatedAt, version = deliveries.version + 1
-          FROM (SELECT value ->> 'id' AS id, value ->> 'fromStatus' AS fromStatus,
-                       value ->> 'fromVersion' AS fromVersion, value ->> 'fenceOwner' AS fenceOwner,
-                       value ->> 'status' AS status, value ->> 'attempts' AS attempts,
-                       value ->> 'maxAttempts' AS maxAttempts, value ->> 'rescues' AS rescues,
-                       value ->> 'nextAttemptAt' AS nextAttemptAt, value ->> 'leaseOwner' AS leaseOwner,
-                       value ->> 'leaseExpiresAt' AS leaseExpiresAt, value ->> 'lastErrorCode' AS lastErrorCode,
-                       value ->> 'lastError' AS lastError, value ->> 'externalId' AS externalId,
-                       value ->> 'reason' AS reason, value ->> 'updatedAt' AS updatedAt
-                FROM json_each(jsonb(${JSON.stringify(transitions, (k, v) => (k === "attempt" ? undefined : v))}))) AS v
-          WHERE deliveries.id = v.id AND deliveries.version = v.fromVersion AND deliveries.status = v.fromStatus
-            AND (v.fenceOwner IS NULL OR deliveries.lease_owner = v.fenceOwner)
-          RETURNING deliveries.id, deliveries.version`
-        // Two transitions of one row in a batch update it once: match on the version each expected.
-        const won = new Set(written.map((r) => `${r.id}@${r.version - 1}`))
-        const ids = new Set(transitions.flatMap((t) => (won.has(`${t.id}@${t.fromVersion}`) ? [t.id] : [])))
-        const attempts = transitions.flatMap((t) => (t.attempt !== null && won.has(`${t.id}@${t.fromVersion}`) ? [t.attempt] : []))
-        if (attempts.length > 0) {
-          yield* sql`
-            INSERT INTO delivery_attempts (delivery_id, attempt, outcome, error_code, error, retryable,
-                                           lease_owner, started_at, finished_at, duration_ms,
-                                           next_attempt_at, wait_reason)
-            SELECT value ->> 'deliveryId', value ->> 'attempt', value ->> 'outcome', value ->> 'errorCode',
-                   value ->> 'error', value ->> 'retryable', value ->> 'leaseOwner', value ->> 'startedAt',
-                   value ->> 'finishedAt', value ->> 'durationMs', value ->> 'nextAttemptAt',
-                   value ->> 'waitReason'
-            FROM json_each(jsonb(${JSON.stringify(attempts)}))`
+            status = ?, attempts = ?, max_attempts = ?, rescues = ?, next_attempt_at = ?,
+            lease_owner = ?, lease_expires_at = ?, last_error_code = ?, last_error = ?,
+            external_id = ?, reason = ?, updated_at = ?, version = version + 1
+          WHERE id = ? AND version = ? AND status = ? AND (? IS NULL OR lease_owner = ?)`)
+        const attempt = prepare(`
+          INSERT INTO delivery_attempts (delivery_id, attempt, outcome, error_code, error, retryable,
+                                         lease_owner, started_at, finished_at, duration_ms,
+                                         next_attempt_at, wait_reason)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        const written = new Set<string>()
+        for (const t of transitions) {
+          const { changes } = update.run(t.status, t.attempts, t.maxAttempts, t.rescues, t.nextAttemptAt,
+            t.leaseOwner, t.leaseExpiresAt, t.lastErrorCode, t.lastError, t.externalId, t.reason, t.updatedAt,
+            t.id, t.fromVersion, t.fromStatus, t.fenceOwner, t.fenceOwner)
+          if (changes === 0) continue
+          written.add(t.id)
+          const a = t.attempt
+          if (a !== null) {
+            attempt.run(a.deliveryId, a.attempt, a.outcome, a.errorCode, a.error, a.retryable === null ? null : a.retryable ? 1 : 0,
+              a.leaseOwner, a.startedAt, a.finishedAt, a.durationMs, a.nextAttemptAt, a.waitReason)
+          }
         }
-        return ids
+        return written
       })
 
     /** Extends the leases this owner still holds; not a transition (no version bump, no change_log row). */
@@ -241,7 +241,7 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/Deliv
     /** Keyset pagination on id, oldest first (index deliveries_status when filtering by status). */
     const list = (f: DeliveryFilter) =>
       read`SELECT ${read.literal(columns)} FROM deliveries WHERE ${read.and([
-        f.status !== undefined ? read`status = ${f.status}` : read`1 = 1`,
+        f.status !== undefined ? read`status = ${f.status} AND ${read.literal(unsentTerm(f.status))}` : read`1 = 1`,
         f.sink !== undefined ? read`sink = ${f.sink}` : read`1 = 1`,
         f.notificationId !== undefined ? read`notification_id = ${f.notificationId}` : read`1 = 1`,
         f.after !== undefined ? read`id > ${f.after}` : read`1 = 1`
@@ -254,7 +254,7 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/Deliv
     /** Ids matching a filter, on the writer (bulk operator commands). */
     const idsWhere = (f: { status?: DeliveryStatus | undefined; sink?: string | undefined }, limit: number) =>
       sql<{ id: string }>`SELECT id FROM deliveries WHERE ${sql.and([
-        f.status !== undefined ? sql`status = ${f.status}` : sql`1 = 1`,
+        f.status !== undefined ? sql`status = ${f.status} AND ${sql.literal(unsentTerm(f.status))}` : sql`1 = 1`,
         f.sink !== undefined ? sql`sink = ${f.sink}` : sql`1 = 1`
       ])} ORDER BY id LIMIT ${limit}`.pipe(Effect.map((r) => r.map((x) => x.id)))
 

@@ -2,9 +2,10 @@
  * Claims due deliveries of the push sinks in batches with a lease, hands them to their
  * sinks with bounded concurrency, and persists the outcomes in batches (group commit).
  * Claim, delivery and persistence run as a pipeline. Leases of slow sink calls are renewed;
- * every sink call has a timeout well below the lease. Rescue of expired leases is the Supervisor's.
+ * every sink call has a deadline well below the lease, kept by one watchdog fiber (a timer
+ * per call would cost more than a fast sink's call). Rescue of expired leases is the Supervisor's.
  */
-import { Cause, Clock, Duration, Effect, Exit, FiberSet, Option, Queue } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, type Fiber, FiberSet, Option, Queue } from "effect"
 import { IllegalTransition } from "../domain/errors.js"
 import { pullSinkTypes, type Settings, type SinkConfig } from "../domain/Settings.js"
 import type { SinkDelivery, SinkReceipt } from "../domain/Sink.js"
@@ -14,6 +15,7 @@ import { type ClaimRow, DeliveryStore, type Transition } from "./DeliveryStore.j
 import { cryptoJitter } from "./internal/ids.js"
 import { contextOf, rowAfter, toTransition } from "./internal/transitions.js"
 import { nextTurn } from "./internal/Batcher.js"
+import { runPooled } from "./internal/pool.js"
 import { busyBackoff, runForever } from "./internal/loops.js"
 import { makeWakeup } from "./internal/Wakeup.js"
 import { RuntimeConfig } from "./RuntimeConfig.js"
@@ -23,6 +25,12 @@ import { Writer } from "./Writer.js"
 
 interface InFlight {
   row: ClaimRow
+  /** The worker running this delivery's sink call, while it runs. */
+  fiber: Fiber.RuntimeFiber<unknown, unknown> | null
+  /** When the running call is cut short. */
+  deadline: number
+  /** Set by the watchdog before it interrupts the call. */
+  timedOut: boolean
 }
 
 interface Outcome {
@@ -63,6 +71,18 @@ const toSinkDelivery = (row: ClaimRow): SinkDelivery => ({
 /** A sink call's own timeout: its configured one, never more than half the lease. */
 const callTimeoutMs = (config: SinkConfig, leaseMs: number) =>
   Math.min(config.type === "webhook" ? config.timeoutMs : leaseMs / 2, leaseMs / 2)
+
+const timeoutFailure = new SinkFailure({ retryable: true, code: "timeout", message: "the sink did not answer in time" })
+
+/** What a finished call counts as: its own result, or a timeout, defect or interruption as a retryable failure. */
+const outcomeOf = (exit: Exit.Exit<SinkReceipt, SinkFailure>, timedOut: boolean): Exit.Exit<SinkReceipt, SinkFailure> => {
+  if (timedOut) return Exit.fail(timeoutFailure)
+  if (Exit.isSuccess(exit) || Option.isSome(Cause.failureOption(exit.cause))) return exit
+  const defect = Cause.dieOption(exit.cause)
+  return Option.isSome(defect)
+    ? Exit.fail(new SinkFailure({ retryable: true, code: "sink_defect", message: defect.value instanceof Error ? defect.value.message : String(defect.value) }))
+    : Exit.fail(new SinkFailure({ retryable: true, code: "interrupted", message: "the sink call was interrupted" }))
+}
 
 /** Steps claimed rows with CLAIM (retry_wait rows become DUE first); returns the fenced writes. */
 export const claimTransitions = (rows: ReadonlyArray<ClaimRow>, owner: string, leaseMs: number, now: number) => {
@@ -117,26 +137,33 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       }))
     })
 
-    const deliver = (row: ClaimRow, settings: Settings) =>
-      Effect.gen(function* () {
-        const startedAt = yield* Clock.currentTimeMillis
-        const sinkConfig = settings.sinks[row.sink]
-        const impl = sinkConfig && sinks.get(sinkConfig.type)
-        const exit = yield* (sinkConfig === undefined || impl === undefined
-          ? Effect.fail(new SinkFailure({ retryable: true, code: "sink_unavailable", message: `sink '${row.sink}' is no longer configured` }))
+    const unavailable = (sink: string) =>
+      Exit.fail(new SinkFailure({ retryable: true, code: "sink_unavailable", message: `sink '${sink}' is no longer configured` }))
+
+    /**
+     * One sink call on a pool worker. Only the sink's own effect is interruptible (by the
+     * watchdog at its deadline, or at shutdown); the outcome is always recorded.
+     */
+    const callSink = (row: ClaimRow, settings: Settings, clock: Clock.Clock) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.withFiberRuntime<void>((fiber) => {
+          const startedAt = clock.unsafeCurrentTimeMillis()
+          const record = (exit: Exit.Exit<SinkReceipt, SinkFailure>) =>
+            Queue.offer(outcomes, { row, startedAt, finishedAt: clock.unsafeCurrentTimeMillis(), exit })
+          const sinkConfig = settings.sinks[row.sink]
+          const impl = sinkConfig && sinks.get(sinkConfig.type)
+          if (sinkConfig === undefined || impl === undefined) return record(unavailable(row.sink))
+          const entry = inFlight.get(row.id)
+          if (entry !== undefined) {
+            entry.fiber = fiber
+            entry.deadline = startedAt + callTimeoutMs(sinkConfig, settings.leaseMs)
+          }
           // suspend: a sink (an embedder's own) that throws while building its effect fails this call only.
-          : Effect.suspend(() => impl.deliver(sinkConfig, toSinkDelivery(row))).pipe(
-            Effect.timeoutFail({
-              duration: Duration.millis(callTimeoutMs(sinkConfig, settings.leaseMs)),
-              onTimeout: () => new SinkFailure({ retryable: true, code: "timeout", message: "the sink did not answer in time" })
-            }),
-            Effect.catchAllDefect((d) =>
-              Effect.fail(new SinkFailure({ retryable: true, code: "sink_defect", message: d instanceof Error ? d.message : String(d) }))
-            )
-          )).pipe(Effect.exit)
-        const finishedAt = yield* Clock.currentTimeMillis
-        yield* Queue.offer(outcomes, { row, startedAt, finishedAt, exit })
-      })
+          return Effect.flatMap(Effect.exit(restore(Effect.suspend(() => impl.deliver(sinkConfig, toSinkDelivery(row))))), (exit) => {
+            if (entry !== undefined) entry.fiber = null
+            return record(outcomeOf(exit, entry?.timedOut === true))
+          })
+        }))
 
     /** Persists a batch of outcomes; a stale one (its lease was rescued meanwhile) changes nothing. */
     const persistOutcomes = Effect.fn("Dispatcher.persistOutcomes")(function* (batch: ReadonlyArray<Outcome>) {
@@ -174,10 +201,13 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
 
     // A taken batch is persisted, retried in place on storage errors, never dropped: dropped
     // outcomes would leave their leases renewed forever. Only the wait for outcomes is interruptible.
+    // After the first outcome, one event-loop turn lets the rest of its batch finish and join it.
     const persistLoop = Effect.uninterruptibleMask((restore) =>
-      restore(Queue.takeBetween(outcomes, 1, 1_000)).pipe(
+      restore(Queue.take(outcomes)).pipe(
+        Effect.zipLeft(nextTurn),
+        Effect.flatMap((first) => Effect.map(Queue.takeUpTo(outcomes, 999), (rest) => [first, ...rest])),
         Effect.flatMap((batch) =>
-          persistOutcomes([...batch]).pipe(
+          persistOutcomes(batch).pipe(
             Effect.tapError((e) => Effect.logError("persisting outcomes failed; retrying the same batch", e)),
             Effect.retry({ schedule: busyBackoff })
           )
@@ -205,24 +235,43 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       // Uninterruptible from claim to hand-off: rows claimed at shutdown are delivered, not orphaned as leased.
       const claimed = yield* Effect.uninterruptible(Effect.gen(function* () {
         const claimed = yield* claimDue(settings, names, room)
-        for (const row of claimed) inFlight.set(row.id, { row })
-        // One fiber per claimed batch, not per delivery; within it, calls run concurrently.
+        for (const row of claimed) inFlight.set(row.id, { row, fiber: null, deadline: Infinity, timedOut: false })
+        // One fiber per claimed batch, not per delivery; within it, calls run on a small pool.
         if (claimed.length > 0) {
-          yield* FiberSet.run(calls, Effect.forEach(claimed, (row) => deliver(row, settings), { concurrency: sinkConcurrency, discard: true }))
+          // Interruptible (unlike this hand-off): the watchdog and shutdown end calls that run too long.
+          const batch = Effect.clockWith((clock) => runPooled(claimed, sinkConcurrency, (row) => callSink(row, settings, clock)))
+          yield* FiberSet.run(calls, Effect.interruptible(batch))
         }
         return claimed
       }))
       if (claimed.length === 0) yield* idle(names, seen)
     })
 
-    /** Extends the leases of calls still running after a third of the lease. */
-    const renewLoop = Effect.gen(function* () {
+    /** The shortest deadline any push sink's call can get: a call not yet started ends no earlier than now plus this. */
+    const shortestCallTimeout = (settings: Settings) =>
+      Math.min(settings.leaseMs / 2, ...pushSinks(settings).map((name) => callTimeoutMs(settings.sinks[name]!, settings.leaseMs)))
+
+    /**
+     * The watchdog: cuts short the calls past their deadline (their outcome is a retryable
+     * timeout), and extends the leases of calls still running after a third of the lease.
+     */
+    const watchLoop = Effect.gen(function* () {
       const settings = yield* settingsStore.get
-      // Leases taken under an earlier (shorter) leaseMs may expire sooner than a third of the current one.
       const before = yield* Clock.currentTimeMillis
-      const earliest = Math.min(Infinity, ...[...inFlight.values()].map((f) => f.row.leaseExpiresAt ?? Infinity))
-      yield* Effect.sleep(Duration.millis(Math.max(1, Math.min(settings.leaseMs / 3, (earliest - before) / 2))))
+      // Leases taken under an earlier (shorter) leaseMs may expire sooner than a third of the current one.
+      let wakeAt = before + Math.min(settings.leaseMs / 3, shortestCallTimeout(settings))
+      for (const f of inFlight.values()) {
+        if (f.fiber !== null) wakeAt = Math.min(wakeAt, f.deadline)
+        if (f.row.leaseExpiresAt !== null) wakeAt = Math.min(wakeAt, before + (f.row.leaseExpiresAt - before) / 2)
+      }
+      yield* Effect.sleep(Duration.millis(Math.max(1, wakeAt - before)))
       const now = yield* Clock.currentTimeMillis
+      for (const f of inFlight.values()) {
+        if (f.fiber !== null && f.deadline <= now && !f.timedOut) {
+          f.timedOut = true
+          f.fiber.unsafeInterruptAsFork(f.fiber.id())
+        }
+      }
       const expiring = [...inFlight.values()].filter((f) => (f.row.leaseExpiresAt ?? 0) - now < (settings.leaseMs * 2) / 3)
       if (expiring.length === 0) return
       const expiresAt = now + settings.leaseMs
@@ -236,13 +285,15 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       yield* Effect.addFinalizer(() =>
         Effect.gen(function* () {
           yield* FiberSet.awaitEmpty(calls).pipe(Effect.timeoutOption("5 seconds"))
+          // Calls still running after the grace period are interrupted; they record that as their outcome.
+          yield* FiberSet.clear(calls)
           const rest = yield* Queue.takeAll(outcomes)
           if (rest.length > 0) yield* persistOutcomes([...rest]).pipe(Effect.ignoreLogged)
         })
       )
       yield* Effect.forkScoped(runForever(persistLoop, "persisting outcomes"))
       yield* Effect.forkScoped(runForever(claimLoop, "claiming"))
-      yield* Effect.forkScoped(runForever(renewLoop, "renewing leases"))
+      yield* Effect.forkScoped(runForever(watchLoop, "watching sink calls"))
     }
 
     return {
@@ -256,7 +307,7 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
 
 /** The FAIL event for a sink's failure (a defect or interruption counts as retryable). */
 export const failEvent = (exit: Exit.Exit<SinkReceipt, SinkFailure>, now: number, policy: ReturnType<typeof policyOf>): DeliveryEvent => {
-  const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+  const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none<SinkFailure>()
   const f = Option.isSome(failure)
     ? failure.value
     : new SinkFailure({ retryable: true, code: "interrupted", message: "the sink call was interrupted" })

@@ -3,7 +3,9 @@ import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Option, Schema } from "effect"
 import { Notification } from "../domain/Notification.js"
 import { Priority } from "../domain/Priority.js"
+import { rawWrite } from "./internal/rawWrite.js"
 import { ReadSql } from "./ReadSql.js"
+import { WriterDb } from "./WriterDb.js"
 
 /** A notification row as the writer inserts it. */
 export interface NotificationRow {
@@ -47,22 +49,28 @@ export class NotificationStore extends Effect.Service<NotificationStore>()("hera
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const read = yield* ReadSql
+    const { prepare } = yield* WriterDb
 
     /**
-     * Inserts rows in one statement; a row whose dedupe key exists is not inserted.
-     * Returns the ids actually inserted. Runs inside the caller's write transaction.
+     * Inserts rows (one prepared statement per row: cheaper than one JSON statement for the
+     * batch); a row whose dedupe key exists is not inserted. Returns the ids actually
+     * inserted. Runs inside the caller's write transaction.
      */
     const insertMany = (rows: ReadonlyArray<NotificationRow>) =>
-      sql<{ id: string }>`
-        INSERT INTO notifications (id, kind, priority, title, body, payload, dedupe_key,
-                                   project_id, session_id, created_at, routed_at)
-        SELECT value ->> 'id', value ->> 'kind', value ->> 'priority', value ->> 'title',
-               value ->> 'body', value ->> 'payload', value ->> 'dedupeKey', value ->> 'projectId',
-               value ->> 'sessionId', value ->> 'createdAt', value ->> 'routedAt'
-        FROM json_each(jsonb(${JSON.stringify(rows)}))
-        WHERE true
-        ON CONFLICT (dedupe_key) DO NOTHING
-        RETURNING id`.pipe(Effect.map((r) => new Set(r.map((x) => x.id))))
+      rawWrite("insert notifications", () => {
+        const insert = prepare(`
+          INSERT INTO notifications (id, kind, priority, title, body, payload, dedupe_key,
+                                     project_id, session_id, created_at, routed_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          ON CONFLICT (dedupe_key) DO NOTHING`)
+        const inserted = new Set<string>()
+        for (const r of rows) {
+          const { changes } = insert.run(r.id, r.kind, r.priority, r.title, r.body, r.payload, r.dedupeKey,
+            r.projectId, r.sessionId, r.createdAt, r.routedAt)
+          if (changes > 0) inserted.add(r.id)
+        }
+        return inserted
+      })
 
     /** Existing notifications by dedupe key, on the writer (inside the enqueue transaction). */
     const byDedupeKeys = (keys: ReadonlyArray<string>) =>

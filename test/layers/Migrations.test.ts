@@ -45,6 +45,27 @@ describe("migrations", () => {
       expect(second).toEqual([])
     }))
 
+  it.scoped("0003 rebuilds change_log keeping every row and sequence number; new changes continue after the last", () =>
+    Effect.gen(function* () {
+      const db = yield* tempDb
+      const layer = writerLayer({ filename: db })
+      const [v1, v2, ...later] = readMigrations()
+      yield* Effect.provide(migrate([v1!, v2!]), layer)
+      const rows = (sql: SqlClient.SqlClient) => sql<{ seq: number; entity: string; event: string }>`SELECT seq, entity, event FROM change_log ORDER BY seq`
+      const before = yield* Effect.provide(Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.gen(function* () {
+        yield* sql`INSERT INTO settings (id, document, version, updated_at) VALUES (1, '{}', 1, 1)`
+        yield* sql`UPDATE settings SET document = '{"enabled":false}', version = 2`
+        return yield* rows(sql)
+      })), layer)
+      expect(before.map((r) => r.seq)).toEqual([1, 2])
+      yield* Effect.provide(migrate([v1!, v2!, ...later]), layer)
+      const after = yield* Effect.provide(Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.gen(function* () {
+        yield* sql`UPDATE settings SET document = '{"enabled":true}', version = 3`
+        return yield* rows(sql)
+      })), layer)
+      expect(after).toEqual([...before, { seq: 3, entity: "settings", event: "updated" }])
+    }))
+
   it.scoped("a database carrying a migration this build does not know is refused, naming both versions", () =>
     Effect.gen(function* () {
       const db = yield* tempDb

@@ -66,6 +66,28 @@ describe("Dispatcher", () => {
       }))
     }))
 
+  it.scoped("a sink call that never answers is cut short at its deadline (half the lease) and retried with backoff", () =>
+    Effect.gen(function* () {
+      yield* withHerald((herald) => Effect.gen(function* () {
+        const mem = yield* MemorySink
+        let calls = 0
+        yield* mem.setHandler(() => Effect.suspend(() => (calls++, calls === 1 ? Effect.never : Effect.succeed({}))))
+        const { notification } = yield* herald.enqueue({ kind: "k", title: "t" })
+        yield* eventually(Effect.sync(() => calls), (n) => n === 1, "first call started")
+        yield* TestClock.setTime(4_999)
+        yield* eventually(Effect.void, () => true, "yield")
+        expect((yield* deliveryOf(herald, notification.id)).status).toBe("leased")
+        yield* TestClock.setTime(5_000)
+        const waiting = yield* eventually(deliveryOf(herald, notification.id), (d) => d.status === "retry_wait", "timed out")
+        expect(waiting).toMatchObject({ attempts: 1, lastErrorCode: "timeout" })
+        const { attempts } = yield* herald.getDelivery(waiting.id)
+        expect(attempts[0]).toMatchObject({ outcome: "failed", errorCode: "timeout", durationMs: 5_000 })
+        yield* TestClock.setTime(waiting.nextAttemptAt!)
+        const sent = yield* eventually(deliveryOf(herald, notification.id), (d) => d.status === "sent", "sent on the retry")
+        expect(sent.attempts).toBe(2)
+      }))
+    }))
+
   it.scoped("a permanent failure goes dead at once and an operator requeue brings it back with a fresh budget", () =>
     Effect.gen(function* () {
       yield* withHerald((herald) => Effect.gen(function* () {
