@@ -143,9 +143,13 @@ const make = Effect.gen(function* () {
   const broadcaster = yield* Broadcaster
   const changes = yield* ChangeLogStore
 
-  /** One enqueue transaction for however many callers are waiting (group commit). */
+  /**
+   * One enqueue transaction for however many callers are waiting (group commit). Deliveries
+   * the dispatcher can take at once are created leased and handed to it after the commit,
+   * uninterruptibly, so none is left leased and unused.
+   */
   const insertNotifications = (items: ReadonlyArray<NotificationInput>) =>
-    Effect.withSpan(writer.transaction(Effect.gen(function* () {
+    Effect.withSpan(Effect.uninterruptible(writer.transaction(Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       const settings = yield* settingsStore.get
       const rows = items.map((i) => ({
@@ -163,12 +167,19 @@ const make = Effect.gen(function* () {
       }))
       const inserted = yield* notifications.insertMany(rows)
       const fresh = rows.filter((r) => inserted.has(r.id))
-      if (settings.enabled) yield* deliveries.insertMany(router.plan(fresh, settings, now))
+      let claimed: ReadonlyArray<ClaimRow> = []
+      let waiting = false
+      if (settings.enabled) {
+        const byId = new Map(fresh.map((r) => [r.id, r]))
+        const handOff = dispatcher.leaseAtOnce(router.plan(fresh, settings, now), (id) => byId.get(id)!, settings, now)
+        yield* deliveries.insertMany(handOff.rows)
+        claimed = handOff.claimed
+        waiting = handOff.rows.some((d) => d.status === "pending")
+      }
       const duplicateKeys = rows.flatMap((r) => (inserted.has(r.id) || r.dedupeKey === null ? [] : [r.dedupeKey]))
       const existing = duplicateKeys.length === 0 ? [] : yield* notifications.byDedupeKeys(duplicateKeys)
       const byKey = new Map(existing.map((n) => [n.dedupeKey, n]))
-      if (fresh.length > 0) yield* dispatcher.wake
-      return rows.map((r, i): Exit.Exit<Enqueued> => {
+      const exits = rows.map((r, i): Exit.Exit<Enqueued> => {
         if (inserted.has(r.id)) {
           return Exit.succeed({
             created: true,
@@ -177,7 +188,12 @@ const make = Effect.gen(function* () {
         }
         return Exit.succeed({ created: false, notification: byKey.get(r.dedupeKey)! })
       })
-    })), "Herald.insertNotifications", { attributes: { count: items.length } })
+      return { exits, claimed, waiting, settings }
+    })).pipe(
+      Effect.tap(({ claimed, settings }) => dispatcher.adopt(claimed, settings)),
+      Effect.tap(({ waiting }) => (waiting ? dispatcher.wake : Effect.void)),
+      Effect.map(({ exits }) => exits)
+    )), "Herald.insertNotifications", { attributes: { count: items.length } })
 
   const submit = yield* makeBatcher({ maxBatch: 1_000, run: insertNotifications })
 

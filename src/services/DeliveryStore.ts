@@ -49,11 +49,15 @@ export interface NewDelivery {
   readonly id: string
   readonly notificationId: string
   readonly sink: string
-  readonly status: "pending" | "skipped"
+  /** `leased`: created already claimed by this process (the dispatcher's direct hand-off). */
+  readonly status: "pending" | "skipped" | "leased"
   readonly maxAttempts: number
   readonly nextAttemptAt: number | null
   readonly reason: string | null
   readonly createdAt: number
+  readonly leaseOwner?: string | null
+  readonly leaseExpiresAt?: number | null
+  readonly version?: number
 }
 
 export interface AttemptRow {
@@ -133,11 +137,12 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/Deliv
       rawWrite("insert deliveries", () => {
         const insert = prepare(`
           INSERT INTO deliveries (id, notification_id, sink, status, max_attempts, next_attempt_at,
-                                  reason, created_at, updated_at)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  reason, lease_owner, lease_expires_at, version, created_at, updated_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
           ON CONFLICT (notification_id, sink) DO NOTHING`)
         for (const r of rows) {
-          insert.run(r.id, r.notificationId, r.sink, r.status, r.maxAttempts, r.nextAttemptAt, r.reason, r.createdAt, r.createdAt)
+          insert.run(r.id, r.notificationId, r.sink, r.status, r.maxAttempts, r.nextAttemptAt, r.reason,
+            r.leaseOwner ?? null, r.leaseExpiresAt ?? null, r.version ?? 0, r.createdAt, r.createdAt)
         }
       })
 

@@ -11,7 +11,8 @@ import { pullSinkTypes, type Settings, type SinkConfig } from "../domain/Setting
 import type { SinkDelivery, SinkReceipt } from "../domain/Sink.js"
 import { SinkFailure } from "../domain/Sink.js"
 import { type DeliveryEvent, step, stepAll, type Stepped } from "../machines/delivery.js"
-import { type ClaimRow, DeliveryStore, type Transition } from "./DeliveryStore.js"
+import { type ClaimRow, DeliveryStore, type NewDelivery, type Transition } from "./DeliveryStore.js"
+import type { NotificationRow } from "./NotificationStore.js"
 import { cryptoJitter } from "./internal/ids.js"
 import { contextOf, rowAfter, toTransition } from "./internal/transitions.js"
 import { nextTurn } from "./internal/Batcher.js"
@@ -115,6 +116,8 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
     const inFlight = new Map<string, InFlight>()
     const outcomes = yield* Queue.unbounded<Outcome>()
     const calls = yield* FiberSet.make<void, never>()
+    /** Push sinks whose last claim found less than it asked for: nothing older is waiting. */
+    const caughtUp = new Set<string>()
 
     const pushSinks = (s: Settings) =>
       Object.entries(s.sinks).flatMap(([name, c]) => (c.enabled && !pullSinkTypes.has(c.type) && sinks.has(c.type) ? [name] : []))
@@ -127,6 +130,8 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
         const claimed: Array<ClaimRow> = []
         for (const name of names) {
           const rows = yield* store.due(name, now, perSink)
+          if (rows.length < perSink) caughtUp.add(name)
+          else caughtUp.delete(name)
           if (rows.length === 0) continue
           const transitions = claimTransitions(rows, config.owner, settings.leaseMs, now)
           const written = yield* store.persist(transitions)
@@ -214,6 +219,64 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
         )
       ))
 
+    /**
+     * Takes claimed rows in hand: they count as in flight and their calls start. Callers run
+     * it uninterruptibly right after the claim commits, so no lease is taken and left unused.
+     */
+    const adopt = (claimed: ReadonlyArray<ClaimRow>, settings: Settings) =>
+      Effect.suspend(() => {
+        if (claimed.length === 0) return Effect.void
+        for (const row of claimed) inFlight.set(row.id, { row, fiber: null, deadline: Infinity, timedOut: false })
+        // One fiber per claimed batch, not per delivery; within it, calls run on a small pool.
+        // Interruptible (unlike the hand-off): the watchdog and shutdown end calls that run too long.
+        const batch = Effect.clockWith((clock) => runPooled(claimed, sinkConcurrency, (row) => callSink(row, settings, clock)))
+        return Effect.asVoid(FiberSet.run(calls, Effect.interruptible(batch)))
+      })
+
+    /**
+     * Direct hand-off. Of the deliveries an enqueue transaction is creating, those for a push
+     * sink this dispatcher has caught up with (its last claim left nothing due behind) are
+     * created already leased to this process: one write instead of an insert and a claim, and
+     * no scan. The caller inserts `rows` and, once committed, passes `claimed` to `adopt`.
+     * Pure bookkeeping: it writes nothing itself.
+     */
+    const leaseAtOnce = (
+      planned: ReadonlyArray<NewDelivery>,
+      notificationOf: (id: string) => NotificationRow,
+      settings: Settings,
+      now: number
+    ): { readonly rows: ReadonlyArray<NewDelivery>; readonly claimed: ReadonlyArray<ClaimRow> } => {
+      let room = config.background ? config.maxInFlight - inFlight.size : 0
+      if (room <= 0 || caughtUp.size === 0) return { rows: planned, claimed: [] }
+      const names = new Set(pushSinks(settings).filter((name) => caughtUp.has(name)))
+      const candidates: Array<ClaimRow> = []
+      for (const d of planned) {
+        if (room <= 0) break
+        if (d.status !== "pending" || !names.has(d.sink)) continue
+        room--
+        const n = notificationOf(d.notificationId)
+        candidates.push({
+          id: d.id, notificationId: d.notificationId, sink: d.sink, status: "pending", attempts: 0,
+          maxAttempts: d.maxAttempts, rescues: 0, nextAttemptAt: d.nextAttemptAt, leaseOwner: null,
+          leaseExpiresAt: null, lastErrorCode: null, lastError: null, externalId: null, reason: null,
+          version: 0, createdAt: d.createdAt, updatedAt: d.createdAt, kind: n.kind, priority: n.priority,
+          title: n.title, body: n.body, payload: n.payload, projectId: n.projectId, sessionId: n.sessionId,
+          notificationCreatedAt: n.createdAt
+        })
+      }
+      if (candidates.length === 0) return { rows: planned, claimed: [] }
+      const byId = new Map(candidates.map((c) => [c.id, c]))
+      const claimed = new Map<string, ClaimRow>()
+      for (const t of claimTransitions(candidates, config.owner, settings.leaseMs, now)) claimed.set(t.id, rowAfter(byId.get(t.id)!, t))
+      const rows = planned.map((d): NewDelivery => {
+        const c = claimed.get(d.id)
+        return c === undefined
+          ? d
+          : { ...d, status: "leased", nextAttemptAt: null, leaseOwner: c.leaseOwner, leaseExpiresAt: c.leaseExpiresAt, version: c.version }
+      })
+      return { rows, claimed: [...claimed.values()] }
+    }
+
     /** Sleeps until the earliest due time of the push sinks, or until new work is announced. */
     const idle = (names: ReadonlyArray<string>, seen: number) =>
       Effect.gen(function* () {
@@ -233,17 +296,7 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       if (room <= 0) return yield* freed.waitAfter(freedSeen, "1 second")
       yield* nextTurn // let the enqueues already under way commit, so one claim takes them together
       // Uninterruptible from claim to hand-off: rows claimed at shutdown are delivered, not orphaned as leased.
-      const claimed = yield* Effect.uninterruptible(Effect.gen(function* () {
-        const claimed = yield* claimDue(settings, names, room)
-        for (const row of claimed) inFlight.set(row.id, { row, fiber: null, deadline: Infinity, timedOut: false })
-        // One fiber per claimed batch, not per delivery; within it, calls run on a small pool.
-        if (claimed.length > 0) {
-          // Interruptible (unlike this hand-off): the watchdog and shutdown end calls that run too long.
-          const batch = Effect.clockWith((clock) => runPooled(claimed, sinkConcurrency, (row) => callSink(row, settings, clock)))
-          yield* FiberSet.run(calls, Effect.interruptible(batch))
-        }
-        return claimed
-      }))
+      const claimed = yield* Effect.uninterruptible(Effect.tap(claimDue(settings, names, room), (rows) => adopt(rows, settings)))
       if (claimed.length === 0) yield* idle(names, seen)
     })
 
@@ -300,7 +353,9 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       /** Tells the dispatcher that deliveries may be due now (after enqueue or requeue). */
       wake: work.notify,
       inFlight: Effect.sync(() => inFlight.size),
-      claimDue
+      claimDue,
+      leaseAtOnce,
+      adopt
     } as const
   })
 }) {}

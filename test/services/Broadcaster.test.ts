@@ -1,22 +1,42 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Stream } from "effect"
+import { Chunk, Effect, Fiber, Option, Stream, TestClock } from "effect"
 import { ChangeEvent } from "../../src/domain/ChangeEvent.js"
-import { eventually, withHerald } from "../support/herald.js"
+import { eventually, memorySettings, withHerald } from "../support/herald.js"
 
 const key = (e: unknown) => (e instanceof ChangeEvent ? `${e.entity}:${e.event}` : "resync")
 
 describe("change feed", () => {
-  it.scoped("a subscriber sees every change of a delivery once, in commit order", () =>
+  it.scoped("a subscriber sees every change of a delivery once, in commit order (direct hand-off: created leased)", () =>
     Effect.gen(function* () {
       yield* withHerald((herald) => Effect.gen(function* () {
         const start = yield* herald.latestSeq
-        const fiber = yield* herald.subscribe(start).pipe(Stream.take(4), Stream.runCollect, Effect.fork)
+        const fiber = yield* herald.subscribe(start).pipe(Stream.take(3), Stream.runCollect, Effect.fork)
         const { notification } = yield* herald.enqueue({ kind: "k", title: "t" })
         const events = Chunk.toReadonlyArray(yield* Fiber.join(fiber)) as ReadonlyArray<ChangeEvent>
-        expect(events.map(key)).toEqual(["notification:created", "delivery:created", "delivery:leased", "delivery:sent"])
+        // The dispatcher had nothing waiting for this sink, so the delivery was created leased to it.
+        expect(events.map(key)).toEqual(["notification:created", "delivery:created", "delivery:sent"])
         expect(events[0]!.entityId).toBe(notification.id)
+        expect(events[1]!.payload).toMatchObject({ status: "leased", version: 1 })
+        expect(events[2]!.payload).toMatchObject({ from: "leased", status: "sent", attempts: 1, version: 2 })
         events.forEach((e, i) => expect(e.seq).toBe(start + i + 1))
+        const rest = yield* herald.subscribe(events[2]!.seq).pipe(Stream.take(1), Stream.runCollect, Effect.timeoutOption("10 millis"), Effect.fork)
+        yield* TestClock.adjust("10 millis")
+        expect(Option.isNone(yield* Fiber.join(rest))).toBe(true) // nothing more: one entry per change
       }))
+    }))
+
+  it.scoped("a delivery that waited (routed when routing is switched on) is claimed: created pending, leased, sent", () =>
+    Effect.gen(function* () {
+      yield* withHerald((herald) => Effect.gen(function* () {
+        const { notification } = yield* herald.enqueue({ kind: "k", title: "t" })
+        const start = yield* herald.latestSeq
+        const fiber = yield* herald.subscribe(start).pipe(Stream.take(5), Stream.runCollect, Effect.fork)
+        yield* herald.putSettings({ ...memorySettings, enabled: true })
+        const events = Chunk.toReadonlyArray(yield* Fiber.join(fiber)) as ReadonlyArray<ChangeEvent>
+        expect(events.map(key)).toEqual(["settings:updated", "delivery:created", "notification:routed", "delivery:leased", "delivery:sent"])
+        expect(events[1]!.payload).toMatchObject({ notificationId: notification.id, status: "pending", version: 0 })
+        events.forEach((e, i) => expect(e.seq).toBe(start + i + 1))
+      }), {}, { ...memorySettings, enabled: false })
     }))
 
   it.scoped("resuming from a sequence number gives the rest with no gap and no duplicate", () =>
