@@ -7,6 +7,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Context, Effect, Exit, Layer, Schema, type Stream } from "effect"
 import type { ChangeEvent, Resync } from "../domain/ChangeEvent.js"
 import { decodeInput } from "../domain/decode.js"
+import { fastNotificationInput } from "../domain/fastNotificationInput.js"
 import { Delivery, DeliveryFilter, type DeliveryStatus, type Page } from "../domain/Delivery.js"
 import {
   type DatabaseTooNew,
@@ -96,7 +97,8 @@ const decodeClaim = decodeInput(ClaimInput, "claim")
 const decodeAck = decodeInput(AckInput, "ack")
 const decodeNack = decodeInput(NackInput, "nack")
 
-const toDelivery = (r: DeliveryRow) => Delivery.make(pickDelivery(r))
+// Rows written by this module and CHECK-constrained: built without validating again.
+const toDelivery = (r: DeliveryRow) => new Delivery(pickDelivery(r), true)
 const pickDelivery = (r: DeliveryRow) => ({
   id: r.id as Delivery["id"],
   notificationId: r.notificationId as Delivery["notificationId"],
@@ -118,7 +120,7 @@ const pickDelivery = (r: DeliveryRow) => ({
 })
 const claimedOf = (r: ClaimRow): ClaimedDelivery => ({
   delivery: toDelivery(r),
-  notification: Notification.make({
+  notification: new Notification({
     id: r.notificationId as Notification["id"],
     kind: r.kind,
     priority: r.priority,
@@ -130,7 +132,7 @@ const claimedOf = (r: ClaimRow): ClaimedDelivery => ({
     sessionId: r.sessionId,
     createdAt: r.notificationCreatedAt,
     routedAt: null
-  })
+  }, true)
 })
 
 const make = Effect.gen(function* () {
@@ -183,7 +185,7 @@ const make = Effect.gen(function* () {
         if (inserted.has(r.id)) {
           return Exit.succeed({
             created: true,
-            notification: Notification.make({ ...r, id: r.id as Notification["id"], payload: items[i]!.payload })
+            notification: new Notification({ ...r, id: r.id as Notification["id"], payload: items[i]!.payload })
           })
         }
         return Exit.succeed({ created: false, notification: byKey.get(r.dedupeKey)! })
@@ -198,11 +200,17 @@ const make = Effect.gen(function* () {
   const submit = yield* makeBatcher({ maxBatch: 1_000, run: insertNotifications })
 
   // Untraced: the hot path of every caller; the batch it joins is traced once.
-  const enqueue = (input: unknown) => Effect.flatMap(decodeNotification(input), submit)
+  const enqueue = (input: unknown) => {
+    const fast = fastNotificationInput(input)
+    return fast !== undefined ? submit(fast) : Effect.flatMap(decodeNotification(input), submit)
+  }
 
   const enqueueMany = Effect.fn("Herald.enqueueMany")(function* (inputs: ReadonlyArray<unknown>) {
     const decoded = yield* Effect.forEach(inputs, (input, i) =>
-      decodeNotification(input).pipe(
+      Effect.suspend(() => {
+        const fast = fastNotificationInput(input)
+        return fast !== undefined ? Effect.succeed(fast) : decodeNotification(input)
+      }).pipe(
         Effect.mapError((e) => new InvalidInput({ what: e.what, issues: e.issues.map((x) => ({ ...x, path: `${i}${x.path ? "." + x.path : ""}` })) }))
       ))
     return yield* Effect.all(yield* insertNotifications(decoded))

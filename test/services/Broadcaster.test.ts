@@ -9,6 +9,9 @@ describe("change feed", () => {
   it.scoped("a subscriber sees every change of a delivery once, in commit order (direct hand-off: created leased)", () =>
     Effect.gen(function* () {
       yield* withHerald((herald) => Effect.gen(function* () {
+        // A first delivery, claimed by the dispatcher, leaves it caught up with the sink.
+        yield* herald.enqueue({ kind: "k", title: "warm-up" })
+        yield* eventually(herald.stats(), (s) => s.byStatus["sent"] === 1, "warm-up sent")
         const start = yield* herald.latestSeq
         const fiber = yield* herald.subscribe(start).pipe(Stream.take(3), Stream.runCollect, Effect.fork)
         const { notification } = yield* herald.enqueue({ kind: "k", title: "t" })

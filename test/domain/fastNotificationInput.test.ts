@@ -1,0 +1,61 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Either, Schema } from "effect"
+import fc from "fast-check"
+import { fastNotificationInput } from "../../src/domain/fastNotificationInput.js"
+import { NotificationInput } from "../../src/domain/Notification.js"
+
+const schemaDecode = Schema.decodeUnknownEither(NotificationInput, { errors: "all", onExcessProperty: "error" })
+
+// Strings around every length limit, values of the wrong type, and undefined.
+const text = fc.oneof(
+  fc.string({ maxLength: 5 }),
+  fc.integer({ min: 195, max: 205 }).map((n) => "k".repeat(n)),
+  fc.integer({ min: 995, max: 1_005 }).map((n) => "t".repeat(n))
+)
+const value = fc.oneof(text, fc.constantFrom(undefined, null, 1, true, "low", "normal", "urgent", "loud"), fc.array(fc.string(), { maxLength: 2 }))
+const payload = fc.oneof(fc.object({ maxDepth: 2 }), fc.constantFrom(null, [], "x", new Date(0), Object.create(null) as object))
+// Mostly well-formed fields, so both the fast path and its refusals get exercised.
+const field = (good: fc.Arbitrary<unknown>) => fc.oneof({ weight: 4, arbitrary: good }, { weight: 1, arbitrary: value })
+const good = fc.string({ minLength: 1, maxLength: 20 })
+const input = fc.record(
+  {
+    kind: field(good),
+    priority: field(fc.constantFrom("low", "normal", "high", "urgent")),
+    title: field(good),
+    body: field(fc.string({ maxLength: 20 })),
+    payload: fc.oneof({ weight: 4, arbitrary: fc.object({ maxDepth: 2 }) }, { weight: 1, arbitrary: payload }),
+    dedupeKey: field(good),
+    projectId: field(good),
+    sessionId: field(good),
+    extra: value
+  },
+  { requiredKeys: [] }
+)
+
+describe("fastNotificationInput", () => {
+  it("agrees with the Schema on every input it accepts, and accepts nothing the Schema refuses", () => {
+    let accepted = 0
+    fc.assert(
+      fc.property(fc.oneof(input, fc.anything()), (x) => {
+        const fast = fastNotificationInput(x)
+        const slow = schemaDecode(x)
+        if (fast === undefined) return
+        accepted++
+        expect(Either.isRight(slow)).toBe(true)
+        expect(fast).toEqual(Either.getOrThrow(slow))
+      }),
+      { numRuns: 5_000 }
+    )
+    expect(accepted).toBeGreaterThan(50) // the fast path was exercised, not only the fallback
+  })
+
+  it("takes the ordinary input itself, with the Schema's defaults", () => {
+    expect(fastNotificationInput({ kind: "ci.failed", title: "CI failed", payload: { pr: 7 } })).toEqual({
+      kind: "ci.failed", priority: "normal", title: "CI failed", body: "", payload: { pr: 7 }
+    })
+    expect(fastNotificationInput({ kind: "k", title: "t", priority: "urgent", dedupeKey: "d", projectId: "p", sessionId: "s", body: "b" })).toEqual({
+      kind: "k", priority: "urgent", title: "t", body: "b", payload: {}, dedupeKey: "d", projectId: "p", sessionId: "s"
+    })
+    expect(fastNotificationInput({ kind: "k", title: "t", colour: "red" })).toBeUndefined()
+  })
+})
