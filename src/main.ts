@@ -54,7 +54,11 @@ const serve = Effect.gen(function* () {
         yield* Effect.sync(() => process.stderr.write(banner(url, token, database)))
         yield* Effect.addFinalizer(() => Effect.logInfo("shutting down: draining HTTP, then the runtime, then closing the database"))
       })
-    ).pipe(Layer.provide(daemonLayer({ database: config.database, sync: config.sync }, HttpOptions.fromEnv())))
+    ).pipe(Layer.provide(daemonLayer({
+      database: config.database,
+      sync: config.sync,
+      runtime: { changeRetentionMs: config.changeRetentionHours * 3_600_000 }
+    }, HttpOptions.fromEnv())))
   )
 })
 

@@ -3,5 +3,9 @@ import { Config } from "effect"
 
 export const DaemonConfig = Config.all({
   database: Config.string("HERALD_DB").pipe(Config.withDefault("./herald.db")),
-  sync: Config.literal("NORMAL", "FULL")("HERALD_SYNC").pipe(Config.withDefault("NORMAL" as const))
+  sync: Config.literal("NORMAL", "FULL")("HERALD_SYNC").pipe(Config.withDefault("NORMAL" as const)),
+  changeRetentionHours: Config.number("HERALD_CHANGE_RETENTION_HOURS").pipe(
+    Config.validate({ message: "must be a number of hours greater than 0", validation: (h) => h > 0 }),
+    Config.withDefault(168)
+  )
 })

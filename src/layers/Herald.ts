@@ -33,6 +33,7 @@ import { Router } from "../services/Router.js"
 import { RuntimeConfig, type RuntimeOptions } from "../services/RuntimeConfig.js"
 import { Sinks } from "../services/Sinks.js"
 import { SettingsStore } from "../services/SettingsStore.js"
+import { Retention } from "../services/Retention.js"
 import { Supervisor } from "../services/Supervisor.js"
 import { Writer } from "../services/Writer.js"
 import { MemorySink } from "../sinks/memory.js"
@@ -432,6 +433,7 @@ const heraldLayer = (config: HeraldConfig) => {
     Sinks.layer
   ).pipe(Layer.provideMerge(base))
   const routing = Layer.mergeAll(Router.Default, Broadcaster.Default).pipe(Layer.provideMerge(stores))
-  const runtime = Supervisor.Default.pipe(Layer.provideMerge(Dispatcher.Default.pipe(Layer.provideMerge(routing))))
+  const supervised = Supervisor.Default.pipe(Layer.provideMerge(Dispatcher.Default.pipe(Layer.provideMerge(routing))))
+  const runtime = Retention.Default.pipe(Layer.provideMerge(supervised))
   return Layer.scoped(Herald, make).pipe(Layer.provideMerge(runtime))
 }

@@ -46,6 +46,28 @@ export class ChangeLogStore extends Effect.Service<ChangeLogStore>()("herald/Cha
       sql`INSERT INTO consumer_offsets (consumer, seq, updated_at) VALUES (${consumer}, ${seq}, ${now})
           ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`.pipe(Effect.asVoid)
 
-    return { after, summaryAfter, bounds, offset, saveOffset } as const
+    /**
+     * Retention, inside the caller's write transaction: deletes the oldest changes made before
+     * `before`, at most `limit`, never past `upTo` (what every in-process reader has read) and
+     * never the newest row, so sequence numbers keep growing. Walks from the oldest row and
+     * stops at the first one that is kept. Returns how many it deleted.
+     */
+    const prune = (before: number, upTo: number, limit: number) =>
+      Effect.gen(function* () {
+        const oldest = yield* sql<{ seq: number; createdAt: number }>`
+          SELECT seq, created_at AS createdAt FROM change_log
+          WHERE seq <= ${upTo} AND seq < (SELECT max(seq) FROM change_log)
+          ORDER BY seq LIMIT ${limit}`
+        let cut = 0
+        for (const r of oldest) {
+          if (r.createdAt >= before) break
+          cut++
+        }
+        if (cut === 0) return 0
+        yield* sql`DELETE FROM change_log WHERE seq <= ${oldest[cut - 1]!.seq}`
+        return cut
+      })
+
+    return { after, summaryAfter, bounds, offset, saveOffset, prune } as const
   })
 }) {}

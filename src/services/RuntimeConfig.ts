@@ -14,6 +14,8 @@ export interface RuntimeOptions {
   readonly maxInFlight: number
   /** How often change_log is polled for writes made by other processes. */
   readonly feedPollMs: number
+  /** How long change_log keeps a change: a subscriber resuming from an older one gets a Resync. */
+  readonly changeRetentionMs: number
 }
 
 export const makeOwner = () => `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`
@@ -23,7 +25,8 @@ export const defaultRuntimeOptions = (): RuntimeOptions => ({
   background: true,
   claimBatch: 500,
   maxInFlight: 2_000,
-  feedPollMs: 250
+  feedPollMs: 250,
+  changeRetentionMs: 7 * 24 * 60 * 60 * 1_000
 })
 
 export class RuntimeConfig extends Context.Tag("herald/RuntimeConfig")<RuntimeConfig, RuntimeOptions>() {

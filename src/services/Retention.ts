@@ -1,0 +1,42 @@
+/**
+ * change_log retention: once a minute, changes older than `changeRetentionMs` are deleted
+ * in batches (short write transactions, so the writer is never held long), but only those
+ * the supervisor has already published. Without it the log grows with every transition.
+ */
+import { Clock, Effect } from "effect"
+import { ChangeLogStore } from "./ChangeLogStore.js"
+import { runForever } from "./internal/loops.js"
+import { RuntimeConfig } from "./RuntimeConfig.js"
+import { Supervisor } from "./Supervisor.js"
+import { Writer } from "./Writer.js"
+
+const batch = 5_000
+export const pruneEveryMs = 60_000
+
+export class Retention extends Effect.Service<Retention>()("herald/Retention", {
+  scoped: Effect.gen(function* () {
+    const config = yield* RuntimeConfig
+    const writer = yield* Writer
+    const changes = yield* ChangeLogStore
+    const supervisor = yield* Supervisor
+
+    /** Deletes what has expired; returns how many changes it deleted. */
+    const pruneOnce = Effect.fn("Retention.pruneOnce")(function* () {
+      let total = 0
+      for (;;) {
+        const now = yield* Clock.currentTimeMillis
+        const upTo = yield* supervisor.offset
+        const n = yield* writer.transaction(changes.prune(now - config.changeRetentionMs, upTo, batch))
+        total += n
+        if (n < batch) break
+      }
+      if (total > 0) yield* Effect.logInfo(`change_log retention deleted ${total} change(s)`)
+      return total
+    })
+
+    if (config.background) {
+      yield* Effect.forkScoped(runForever(Effect.zipRight(Effect.sleep(pruneEveryMs), pruneOnce()), "pruning change_log"))
+    }
+    return { pruneOnce } as const
+  })
+}) {}
