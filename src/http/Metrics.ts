@@ -1,12 +1,15 @@
 /**
  * Prometheus metrics (prom-client, one registry per server so several servers in one process
- * never mix counts). Gauges are read from `Herald.stats` at scrape time; counters and the
- * latency histogram follow the change feed, so they count each transition exactly once.
+ * never mix counts). Gauges are read from `Herald.stats` at scrape time. Counters and the
+ * latency histogram catch up at scrape time too, from change_log after the last row they
+ * counted, so each transition counts exactly once. (Following the live feed instead made the
+ * supervisor read and publish every change as it happened: measured, it cost a third of the
+ * HTTP enqueue rate.)
  */
-import { Effect, Stream } from "effect"
+import { Effect } from "effect"
 import { Counter, Gauge, Histogram, Registry } from "prom-client"
-import type { ChangeEvent } from "../domain/ChangeEvent.js"
 import { Herald } from "../layers/Herald.js"
+import { ChangeLogStore } from "../services/ChangeLogStore.js"
 
 const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -22,16 +25,13 @@ const createdAtOf = (id: string): number | undefined => {
   return ms
 }
 
-interface DeliveryChange {
-  readonly sink?: string
-  readonly from?: string
-  readonly status?: string
-  readonly errorCode?: string | null
-}
+/** Change rows read per query while catching up. */
+const page = 10_000
 
 export class Metrics extends Effect.Service<Metrics>()("herald/http/Metrics", {
   scoped: Effect.gen(function* () {
     const herald = yield* Herald
+    const changes = yield* ChangeLogStore
     const registry = new Registry()
     const registers = [registry]
     const deliveries = new Gauge({ name: "herald_deliveries", help: "Deliveries by sink and status.", labelNames: ["sink", "status"], registers })
@@ -51,28 +51,35 @@ export class Metrics extends Effect.Service<Metrics>()("herald/http/Metrics", {
     const sseClients = new Gauge({ name: "herald_sse_clients", help: "Connected change-feed (SSE) clients.", registers })
     const sseDisconnects = new Counter({ name: "herald_sse_disconnects_total", help: "SSE clients disconnected by the server, by reason.", labelNames: ["reason"], registers })
 
-    const observe = (e: ChangeEvent) => {
-      if (e.entity === "notification" && e.event === "created") return notifications.inc()
-      if (e.entity !== "delivery") return
-      const p = (e.payload ?? {}) as DeliveryChange
-      if (p.from !== "leased" || p.status === "leased" || p.sink === undefined) return
-      if (p.status === "sent") {
-        attempts.inc({ sink: p.sink, outcome: "sent" })
-        const created = createdAtOf(e.entityId)
-        if (created !== undefined) latency.observe({ sink: p.sink }, Math.max(0, e.createdAt - created) / 1_000)
-      } else if (p.status === "retry_wait" || p.status === "dead") {
-        attempts.inc({ sink: p.sink, outcome: p.errorCode === "lease_expired" ? "lease_expired" : "failed" })
-      }
-    }
+    // Counted from here on: what happened before this server started is not this process's count.
+    let counted = yield* herald.latestSeq
 
-    const from = yield* herald.latestSeq
-    yield* herald.subscribe(from).pipe(
-      Stream.runForEach((e) => Effect.sync(() => ("seq" in e ? observe(e) : undefined))),
-      Effect.forkScoped
-    )
+    /** Counts the changes after `counted` (settled attempts, created notifications), up to the newest. */
+    const catchUp = Effect.gen(function* () {
+      const newest = yield* herald.latestSeq
+      while (counted < newest) {
+        const rows = yield* Effect.orDie(changes.countablesAfter(counted, page))
+        for (const r of rows) {
+          if (r.entity === "notification") {
+            notifications.inc()
+            continue
+          }
+          if (r.sink === null) continue
+          if (r.event === "sent") {
+            attempts.inc({ sink: r.sink, outcome: "sent" })
+            const created = createdAtOf(r.entityId)
+            if (created !== undefined) latency.observe({ sink: r.sink }, Math.max(0, r.createdAt - created) / 1_000)
+          } else {
+            attempts.inc({ sink: r.sink, outcome: r.errorCode === "lease_expired" ? "lease_expired" : "failed" })
+          }
+        }
+        counted = Math.min(newest, counted + page)
+      }
+    })
 
     /** The Prometheus text exposition, with gauges refreshed from the database. */
     const render = Effect.gen(function* () {
+      yield* catchUp
       const stats = yield* herald.stats()
       deliveries.reset()
       for (const [sink, byStatus] of Object.entries(stats.bySink)) {

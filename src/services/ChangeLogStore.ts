@@ -47,6 +47,21 @@ export class ChangeLogStore extends Effect.Service<ChangeLogStore>()("herald/Cha
           ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`.pipe(Effect.asVoid)
 
     /**
+     * Settled attempts after `seq` (deliveries leaving `leased`) and notifications created,
+     * at most `limit` rows, for counters that catch up at scrape time: one indexed range read
+     * instead of a subscription that handles every change as it happens.
+     */
+    const countablesAfter = (seq: number, limit: number) =>
+      read<{ seq: number; entity: string; entityId: string; event: string; sink: string | null; errorCode: string | null; createdAt: number }>`
+        SELECT seq, entity, entity_id AS entityId, event, payload ->> 'sink' AS sink,
+               payload ->> 'errorCode' AS errorCode, created_at AS createdAt
+        FROM change_log
+        WHERE seq > ${seq} AND seq <= ${seq} + ${limit}
+          AND ((entity = 'notification' AND event = 'created')
+            OR (entity = 'delivery' AND event IN ('sent', 'retry_wait', 'dead') AND payload ->> 'from' = 'leased'))
+        ORDER BY seq`
+
+    /**
      * Retention, inside the caller's write transaction: deletes the oldest changes made before
      * `before`, at most `limit`, never past `upTo` (what every in-process reader has read) and
      * never the newest row, so sequence numbers keep growing. Walks from the oldest row and
@@ -68,6 +83,6 @@ export class ChangeLogStore extends Effect.Service<ChangeLogStore>()("herald/Cha
         return cut
       })
 
-    return { after, summaryAfter, bounds, offset, saveOffset, prune } as const
+    return { after, summaryAfter, bounds, offset, saveOffset, prune, countablesAfter } as const
   })
 }) {}
