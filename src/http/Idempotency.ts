@@ -3,11 +3,14 @@
  * its body; the notification is then enqueued under a dedupe key derived from the
  * Idempotency-Key (unless the body brings its own), so concurrent repeats collapse onto one
  * row through `notifications.dedupe_key`. A repeat with the same body answers the original;
- * with another body, IdempotencyConflict. SQL for `idempotency_keys` lives only here.
+ * with another body, IdempotencyConflict. A key is remembered for 24 hours; after that its
+ * binding is pruned, and a repeat is again answered from the notification's dedupe key (the
+ * original notification, whatever the body). SQL for `idempotency_keys` lives only here.
  */
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect } from "effect"
 import { createHash } from "node:crypto"
+import { runForever } from "../services/internal/loops.js"
 import { Writer } from "../services/Writer.js"
 import { IdempotencyConflict } from "./errors.js"
 
@@ -27,8 +30,12 @@ export const requestHash = (body: unknown) => createHash("sha256").update(canoni
 /** The dedupe key a notification gets when its request carried only an Idempotency-Key. */
 export const dedupeKeyOf = (key: string) => `idempotency:${key}`
 
+/** How long a key stays bound to its body. */
+export const idempotencyKeyTtlMs = 24 * 60 * 60 * 1_000
+const pruneBatch = 5_000
+
 export class Idempotency extends Effect.Service<Idempotency>()("herald/http/Idempotency", {
-  effect: Effect.gen(function* () {
+  scoped: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const writer = yield* Writer
 
@@ -37,13 +44,31 @@ export class Idempotency extends Effect.Service<Idempotency>()("herald/http/Idem
       const hash = requestHash(body)
       const bound = yield* writer.transaction(Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
+        // An expired binding not pruned yet counts as gone: the key binds afresh.
         yield* sql`INSERT INTO idempotency_keys (key, request_hash, created_at) VALUES (${key}, ${hash}, ${now})
-                   ON CONFLICT (key) DO NOTHING`
+                   ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash, created_at = excluded.created_at
+                   WHERE idempotency_keys.created_at <= ${now - idempotencyKeyTtlMs}`
         return yield* sql<{ hash: string }>`SELECT request_hash AS hash FROM idempotency_keys WHERE key = ${key}`
       }))
       if (bound[0]?.hash !== hash) return yield* new IdempotencyConflict({ key })
     })
 
-    return { bind } as const
+    /** Deletes the bindings older than the TTL, in short transactions; returns how many. */
+    const prune = Effect.fn("Idempotency.prune")(function* () {
+      let total = 0
+      for (;;) {
+        const now = yield* Clock.currentTimeMillis
+        const gone = yield* writer.transaction(sql<{ key: string }>`
+          DELETE FROM idempotency_keys WHERE key IN (
+            SELECT key FROM idempotency_keys WHERE created_at <= ${now - idempotencyKeyTtlMs} LIMIT ${pruneBatch})
+          RETURNING key`)
+        total += gone.length
+        if (gone.length < pruneBatch) return total
+      }
+    })
+
+    yield* Effect.forkScoped(runForever(Effect.zipRight(Effect.sleep("1 minute"), prune()), "pruning idempotency keys"))
+
+    return { bind, prune } as const
   })
 }) {}

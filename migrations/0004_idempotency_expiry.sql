@@ -1,0 +1,3 @@
+-- Idempotency keys expire (24 hours, as at most payment APIs); the hourly-growing table is
+-- pruned by age, which needs an index on it. Forward-only: never edited once landed.
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
