@@ -22,12 +22,18 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => {
 
 export const fastNotificationInput = (input: unknown): NotificationInput | undefined => {
   if (!isPlainObject(input)) return undefined
-  for (const key of Object.keys(input)) if (!known.has(key) || input[key] === undefined) return undefined
+  // Symbol or non-enumerable keys are the Schema's to judge.
+  const keys = Reflect.ownKeys(input)
+  if (keys.length !== Object.keys(input).length) return undefined
+  for (const key of keys) if (typeof key !== "string" || !known.has(key) || input[key] === undefined) return undefined
   const { kind, priority, title, body, payload, dedupeKey, projectId, sessionId } = input
   if (!isText(kind, 1, 200) || !isText(title, 1, 1_000)) return undefined
   if (priority !== undefined && !priorityOf.has(priority)) return undefined
   if (body !== undefined && !isText(body, 0, 65_536)) return undefined
-  if (payload !== undefined && (!isPlainObject(payload) || Object.getOwnPropertySymbols(payload).length > 0)) return undefined
+  // An own "__proto__" key (JSON.parse makes one) is copied differently by the Schema.
+  if (payload !== undefined && (!isPlainObject(payload) || Object.getOwnPropertySymbols(payload).length > 0 || Object.hasOwn(payload, "__proto__"))) {
+    return undefined
+  }
   if (dedupeKey !== undefined && !isText(dedupeKey, 1, 200)) return undefined
   if (projectId !== undefined && !isText(projectId, 1, 200)) return undefined
   if (sessionId !== undefined && !isText(sessionId, 1, 200)) return undefined

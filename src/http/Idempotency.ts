@@ -1,11 +1,11 @@
 /**
  * The `Idempotency-Key` of POST /v1/notifications. The first use of a key records a hash of
- * its body; the notification is then enqueued under a dedupe key derived from the
- * Idempotency-Key (unless the body brings its own), so concurrent repeats collapse onto one
- * row through `notifications.dedupe_key`. A repeat with the same body answers the original;
- * with another body, IdempotencyConflict. A key is remembered for 24 hours; after that its
- * binding is pruned, and a repeat is again answered from the notification's dedupe key (the
- * original notification, whatever the body). SQL for `idempotency_keys` lives only here.
+ * its body; the notification is then enqueued under a dedupe key derived from the key and
+ * that binding (unless the body brings its own), so concurrent repeats collapse onto one row
+ * through `notifications.dedupe_key`. A repeat with the same body answers the original; with
+ * another body, IdempotencyConflict. A key is remembered for 24 hours; after that it binds
+ * afresh, and a new binding derives a new dedupe key, so a reused key creates a new
+ * notification instead of answering an old one. SQL for `idempotency_keys` lives only here.
  */
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect } from "effect"
@@ -27,8 +27,12 @@ const canonical = (value: unknown): string => {
 
 export const requestHash = (body: unknown) => createHash("sha256").update(canonical(body)).digest("base64url")
 
-/** The dedupe key a notification gets when its request carried only an Idempotency-Key. */
-export const dedupeKeyOf = (key: string) => `idempotency:${key}`
+/**
+ * The dedupe key a notification gets when its request carried only an Idempotency-Key: one per
+ * binding (key and when it was bound), of fixed length whatever the key's (a dedupe key has at most 200 characters).
+ */
+export const dedupeKeyOf = (key: string, boundAt: number) =>
+  `idempotency:${createHash("sha256").update(`${key}\n${boundAt}`).digest("base64url")}`
 
 /** How long a key stays bound to its body. */
 export const idempotencyKeyTtlMs = 24 * 60 * 60 * 1_000
@@ -39,7 +43,10 @@ export class Idempotency extends Effect.Service<Idempotency>()("herald/http/Idem
     const sql = yield* SqlClient.SqlClient
     const writer = yield* Writer
 
-    /** Binds `key` to `body` on first use; fails when the key is already bound to another body. */
+    /**
+     * Binds `key` to `body` on first use; fails when the key is already bound to another body.
+     * Returns when the binding in force was made (what `dedupeKeyOf` derives from).
+     */
     const bind = Effect.fn("Idempotency.bind")(function* (key: string, body: unknown) {
       const hash = requestHash(body)
       const bound = yield* writer.transaction(Effect.gen(function* () {
@@ -48,9 +55,11 @@ export class Idempotency extends Effect.Service<Idempotency>()("herald/http/Idem
         yield* sql`INSERT INTO idempotency_keys (key, request_hash, created_at) VALUES (${key}, ${hash}, ${now})
                    ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash, created_at = excluded.created_at
                    WHERE idempotency_keys.created_at <= ${now - idempotencyKeyTtlMs}`
-        return yield* sql<{ hash: string }>`SELECT request_hash AS hash FROM idempotency_keys WHERE key = ${key}`
+        return yield* sql<{ hash: string; boundAt: number }>`
+          SELECT request_hash AS hash, created_at AS boundAt FROM idempotency_keys WHERE key = ${key}`
       }))
-      if (bound[0]?.hash !== hash) return yield* new IdempotencyConflict({ key })
+      if (bound[0] === undefined || bound[0].hash !== hash) return yield* new IdempotencyConflict({ key })
+      return bound[0].boundAt
     })
 
     /** Deletes the bindings older than the TTL, in short transactions; returns how many. */

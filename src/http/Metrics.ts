@@ -54,11 +54,16 @@ export class Metrics extends Effect.Service<Metrics>()("herald/http/Metrics", {
     // Counted from here on: what happened before this server started is not this process's count.
     let counted = yield* herald.latestSeq
 
+    // One catch-up at a time: two concurrent scrapes would count the same rows twice.
+    const oneAtATime = yield* Effect.makeSemaphore(1)
+
     /** Counts the changes after `counted` (settled attempts, created notifications), up to the newest. */
-    const catchUp = Effect.gen(function* () {
+    const catchUp = oneAtATime.withPermits(1)(Effect.gen(function* () {
       const newest = yield* herald.latestSeq
       while (counted < newest) {
-        const rows = yield* Effect.orDie(changes.countablesAfter(counted, page))
+        // Bounded by `newest` as read above: a row committed since is counted by the next scrape, once.
+        const upTo = Math.min(newest, counted + page)
+        const rows = yield* Effect.orDie(changes.countablesAfter(counted, upTo))
         for (const r of rows) {
           if (r.entity === "notification") {
             notifications.inc()
@@ -73,9 +78,9 @@ export class Metrics extends Effect.Service<Metrics>()("herald/http/Metrics", {
             attempts.inc({ sink: r.sink, outcome: r.errorCode === "lease_expired" ? "lease_expired" : "failed" })
           }
         }
-        counted = Math.min(newest, counted + page)
+        counted = upTo
       }
-    })
+    }))
 
     /** The Prometheus text exposition, with gauges refreshed from the database. */
     const render = Effect.gen(function* () {

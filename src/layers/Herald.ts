@@ -4,7 +4,8 @@
  * Layer order is shutdown order: the runtime drains before the writer flushes and closes.
  */
 import type { SqlError } from "@effect/sql/SqlError"
-import { Clock, Context, Effect, Exit, Layer, Schema, type Stream } from "effect"
+import { SqlClient } from "@effect/sql"
+import { Clock, Context, Effect, Exit, Layer, Option, Schema, type Stream } from "effect"
 import type { ChangeEvent, Resync } from "../domain/ChangeEvent.js"
 import { decodeInput } from "../domain/decode.js"
 import { fastNotificationInput } from "../domain/fastNotificationInput.js"
@@ -152,7 +153,7 @@ const make = Effect.gen(function* () {
    * uninterruptibly, so none is left leased and unused.
    */
   const insertNotifications = (items: ReadonlyArray<NotificationInput>) =>
-    Effect.withSpan(Effect.uninterruptible(writer.transaction(Effect.gen(function* () {
+    Effect.withSpan(Effect.uninterruptible(Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) => writer.transaction(Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       const settings = yield* settingsStore.get
       const rows = items.map((i) => ({
@@ -174,7 +175,12 @@ const make = Effect.gen(function* () {
       let waiting = false
       if (settings.enabled) {
         const byId = new Map(fresh.map((r) => [r.id, r]))
-        const handOff = dispatcher.leaseAtOnce(router.plan(fresh, settings, now), (id) => byId.get(id)!, settings, now)
+        const planned = router.plan(fresh, settings, now)
+        // Inside an embedder's own transaction this commit is only a savepoint: its rows may
+        // still roll back, so nothing is handed to the dispatcher before they are durable.
+        const handOff = Option.isSome(outer)
+          ? { rows: planned, claimed: [] }
+          : dispatcher.leaseAtOnce(planned, (id) => byId.get(id)!, settings, now)
         yield* deliveries.insertMany(handOff.rows)
         claimed = handOff.claimed
         waiting = handOff.rows.some((d) => d.status === "pending")
@@ -192,7 +198,7 @@ const make = Effect.gen(function* () {
         return Exit.succeed({ created: false, notification: byKey.get(r.dedupeKey)! })
       })
       return { exits, claimed, waiting, settings }
-    })).pipe(
+    }))).pipe(
       Effect.tap(({ claimed, settings }) => dispatcher.adopt(claimed, settings)),
       Effect.tap(({ waiting }) => (waiting ? dispatcher.wake : Effect.void)),
       Effect.map(({ exits }) => exits)

@@ -47,16 +47,16 @@ export class ChangeLogStore extends Effect.Service<ChangeLogStore>()("herald/Cha
           ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`.pipe(Effect.asVoid)
 
     /**
-     * Settled attempts after `seq` (deliveries leaving `leased`) and notifications created,
-     * at most `limit` rows, for counters that catch up at scrape time: one indexed range read
+     * Settled attempts in (`seq`, `upTo`] (deliveries leaving `leased`) and notifications
+     * created, for counters that catch up at scrape time: one indexed range read
      * instead of a subscription that handles every change as it happens.
      */
-    const countablesAfter = (seq: number, limit: number) =>
+    const countablesAfter = (seq: number, upTo: number) =>
       read<{ seq: number; entity: string; entityId: string; event: string; sink: string | null; errorCode: string | null; createdAt: number }>`
         SELECT seq, entity, entity_id AS entityId, event, payload ->> 'sink' AS sink,
                payload ->> 'errorCode' AS errorCode, created_at AS createdAt
         FROM change_log
-        WHERE seq > ${seq} AND seq <= ${seq} + ${limit}
+        WHERE seq > ${seq} AND seq <= ${upTo}
           AND ((entity = 'notification' AND event = 'created')
             OR (entity = 'delivery' AND event IN ('sent', 'retry_wait', 'dead') AND payload ->> 'from' = 'leased'))
         ORDER BY seq`

@@ -74,6 +74,7 @@ const callTimeoutMs = (config: SinkConfig, leaseMs: number) =>
   Math.min(config.type === "webhook" ? config.timeoutMs : leaseMs / 2, leaseMs / 2)
 
 const timeoutFailure = new SinkFailure({ retryable: true, code: "timeout", message: "the sink did not answer in time" })
+const interruptedFailure = new SinkFailure({ retryable: true, code: "interrupted", message: "the sink call was interrupted" })
 
 /** What a finished call counts as: its own result, or a timeout, defect or interruption as a retryable failure. */
 const outcomeOf = (exit: Exit.Exit<SinkReceipt, SinkFailure>, timedOut: boolean): Exit.Exit<SinkReceipt, SinkFailure> => {
@@ -82,7 +83,7 @@ const outcomeOf = (exit: Exit.Exit<SinkReceipt, SinkFailure>, timedOut: boolean)
   const defect = Cause.dieOption(exit.cause)
   return Option.isSome(defect)
     ? Exit.fail(new SinkFailure({ retryable: true, code: "sink_defect", message: defect.value instanceof Error ? defect.value.message : String(defect.value) }))
-    : Exit.fail(new SinkFailure({ retryable: true, code: "interrupted", message: "the sink call was interrupted" }))
+    : Exit.fail(interruptedFailure)
 }
 
 /** Steps claimed rows with CLAIM (retry_wait rows become DUE first); returns the fenced writes. */
@@ -166,7 +167,8 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
           // suspend: a sink (an embedder's own) that throws while building its effect fails this call only.
           return Effect.flatMap(Effect.exit(restore(Effect.suspend(() => impl.deliver(sinkConfig, toSinkDelivery(row))))), (exit) => {
             if (entry !== undefined) entry.fiber = null
-            return record(outcomeOf(exit, entry?.timedOut === true))
+            // An answer that arrived as the deadline passed still counts as the answer.
+            return record(outcomeOf(exit, entry?.timedOut === true && Exit.isFailure(exit)))
           })
         }))
 
@@ -251,8 +253,11 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       const names = new Set(pushSinks(settings).filter((name) => caughtUp.has(name)))
       const candidates: Array<ClaimRow> = []
       for (const d of planned) {
-        if (room <= 0) break
         if (d.status !== "pending" || !names.has(d.sink)) continue
+        if (room <= 0) {
+          caughtUp.delete(d.sink) // this one waits as pending: later ones must queue behind it
+          continue
+        }
         room--
         const n = notificationOf(d.notificationId)
         candidates.push({
@@ -337,11 +342,19 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       // in reverse): calls under way finish and their outcomes are written before the writer closes.
       yield* Effect.addFinalizer(() =>
         Effect.gen(function* () {
-          yield* FiberSet.awaitEmpty(calls).pipe(Effect.timeoutOption("5 seconds"))
+          // Interruptible, or the timeout could not cut the wait short (finalizers are not).
+          yield* FiberSet.awaitEmpty(calls).pipe(Effect.interruptible, Effect.timeoutOption("5 seconds"))
           // Calls still running after the grace period are interrupted; they record that as their outcome.
           yield* FiberSet.clear(calls)
-          const rest = yield* Queue.takeAll(outcomes)
-          if (rest.length > 0) yield* persistOutcomes([...rest]).pipe(Effect.ignoreLogged)
+          const rest = [...(yield* Queue.takeAll(outcomes))]
+          // Claimed deliveries whose call never started get an outcome too, so no lease is left
+          // to expire unused (and counted against the rescue budget) after a restart.
+          const answered = new Set(rest.map((o) => o.row.id))
+          const now = yield* Clock.currentTimeMillis
+          for (const f of inFlight.values()) {
+            if (!answered.has(f.row.id)) rest.push({ row: f.row, startedAt: now, finishedAt: now, exit: Exit.fail(interruptedFailure) })
+          }
+          if (rest.length > 0) yield* persistOutcomes(rest).pipe(Effect.ignoreLogged)
         })
       )
       yield* Effect.forkScoped(runForever(persistLoop, "persisting outcomes"))
@@ -351,7 +364,9 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
 
     return {
       /** Tells the dispatcher that deliveries may be due now (after enqueue or requeue). */
-      wake: work.notify,
+      // Requeues, rescues, settings changes and pending rows make deliveries due that the next
+      // claim must take first: no direct hand-off for any sink until a claim finds it caught up.
+      wake: Effect.zipRight(Effect.sync(() => caughtUp.clear()), work.notify),
       inFlight: Effect.sync(() => inFlight.size),
       claimDue,
       leaseAtOnce,
@@ -365,7 +380,7 @@ export const failEvent = (exit: Exit.Exit<SinkReceipt, SinkFailure>, now: number
   const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none<SinkFailure>()
   const f = Option.isSome(failure)
     ? failure.value
-    : new SinkFailure({ retryable: true, code: "interrupted", message: "the sink call was interrupted" })
+    : interruptedFailure
   return {
     type: "FAIL",
     now,

@@ -58,4 +58,11 @@ describe("fastNotificationInput", () => {
     })
     expect(fastNotificationInput({ kind: "k", title: "t", colour: "red" })).toBeUndefined()
   })
+
+  it("leaves symbol and non-enumerable keys, and a payload's own __proto__, to the Schema", () => {
+    const withSymbol = { kind: "k", title: "t", [Symbol("s")]: 1 }
+    const hidden = Object.defineProperty({ kind: "k", title: "t" }, "colour", { value: "red", enumerable: false })
+    const proto = { kind: "k", title: "t", payload: JSON.parse('{"__proto__": {"x": 1}, "a": 1}') as object }
+    for (const input of [withSymbol, hidden, proto]) expect(fastNotificationInput(input)).toBeUndefined()
+  })
 })

@@ -1,7 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { Idempotency, idempotencyKeyTtlMs } from "../../src/http/Idempotency.js"
+import { dedupeKeyOf, Idempotency, idempotencyKeyTtlMs } from "../../src/http/Idempotency.js"
 import { withHerald } from "../support/herald.js"
 
 describe("Idempotency-Key expiry", () => {
@@ -17,7 +17,10 @@ describe("Idempotency-Key expiry", () => {
           const keys = sql<{ key: string }>`SELECT key FROM idempotency_keys ORDER BY key`.pipe(Effect.map((r) => r.map((x) => x.key)))
           yield* boundAt("expired", -idempotencyKeyTtlMs)
           yield* boundAt("almost", -idempotencyKeyTtlMs + 1)
-          yield* idempotency.bind("expired", { kind: "new body" })
+          // A fresh binding: from now on the key derives another dedupe key, so it makes a new notification.
+          expect(yield* idempotency.bind("expired", { kind: "new body" })).toBe(0)
+          expect(dedupeKeyOf("expired", 0)).not.toBe(dedupeKeyOf("expired", -idempotencyKeyTtlMs))
+          expect(dedupeKeyOf("k".repeat(200), 0).length).toBeLessThanOrEqual(200)
           expect((yield* Effect.flip(idempotency.bind("almost", { kind: "new body" })))._tag).toBe("IdempotencyConflict")
           expect((yield* Effect.flip(idempotency.bind("expired", { kind: "yet another" })))._tag).toBe("IdempotencyConflict")
 

@@ -15,8 +15,8 @@ export const NotificationsLive = HttpApiBuilder.group(HeraldApi, "notifications"
         Effect.gen(function* () {
           const key = headers["idempotency-key"]
           if (key === undefined) return yield* herald.enqueue(payload)
-          yield* idempotency.bind(key, payload)
-          return yield* herald.enqueue(payload.dedupeKey === undefined ? { ...payload, dedupeKey: dedupeKeyOf(key) } : payload)
+          const boundAt = yield* idempotency.bind(key, payload)
+          return yield* herald.enqueue(payload.dedupeKey === undefined ? { ...payload, dedupeKey: dedupeKeyOf(key, boundAt) } : payload)
         }).pipe(storageAsDefect, Effect.map((r) => (r.created ? { created: true as const, notification: r.notification } : { created: false as const, notification: r.notification }))))
       .handle("getNotification", ({ path }) => herald.getNotification(path.id).pipe(storageAsDefect))
       .handle("listNotifications", ({ urlParams: q }) =>

@@ -31,7 +31,8 @@ export const makeBatcher = <I, O, E, R>(options: {
     let closed = false
 
     const runBatch = (batch: ReadonlyArray<Waiting<I, O, E>>) =>
-      Effect.exit(options.run(batch.map((w) => w.item))).pipe(
+      // suspend: a `run` that throws while building its effect fails this batch, not the drain.
+      Effect.exit(Effect.suspend(() => options.run(batch.map((w) => w.item)))).pipe(
         Effect.map((exit) =>
           batch.forEach((w, i) => w.resume(Exit.isFailure(exit) ? Exit.failCause(exit.cause) : exit.value[i]!))
         )
