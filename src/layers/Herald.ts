@@ -192,7 +192,8 @@ const make = Effect.gen(function* () {
         if (inserted.has(r.id)) {
           return Exit.succeed({
             created: true,
-            notification: new Notification({ ...r, id: r.id as Notification["id"], payload: items[i]!.payload })
+            // Built from the decoded input just written: not validated again.
+            notification: new Notification({ ...r, id: r.id as Notification["id"], payload: items[i]!.payload }, true)
           })
         }
         return Exit.succeed({ created: false, notification: byKey.get(r.dedupeKey)! })
