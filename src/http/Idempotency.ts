@@ -10,7 +10,7 @@
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect } from "effect"
 import { createHash } from "node:crypto"
-import { runForever } from "../services/internal/loops.js"
+import { inBatches, runForever } from "../services/internal/loops.js"
 import { Writer } from "../services/Writer.js"
 import { IdempotencyConflict } from "./errors.js"
 
@@ -64,16 +64,14 @@ export class Idempotency extends Effect.Service<Idempotency>()("herald/http/Idem
 
     /** Deletes the bindings older than the TTL, in short transactions; returns how many. */
     const prune = Effect.fn("Idempotency.prune")(function* () {
-      let total = 0
-      for (;;) {
+      return yield* inBatches(pruneBatch, Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const gone = yield* writer.transaction(sql<{ key: string }>`
           DELETE FROM idempotency_keys WHERE key IN (
             SELECT key FROM idempotency_keys WHERE created_at <= ${now - idempotencyKeyTtlMs} LIMIT ${pruneBatch})
           RETURNING key`)
-        total += gone.length
-        if (gone.length < pruneBatch) return total
-      }
+        return gone.length
+      }))
     })
 
     yield* Effect.forkScoped(runForever(Effect.zipRight(Effect.sleep("1 minute"), prune()), "pruning idempotency keys"))

@@ -5,7 +5,7 @@
  */
 import { Clock, Effect } from "effect"
 import { ChangeLogStore } from "./ChangeLogStore.js"
-import { runForever } from "./internal/loops.js"
+import { inBatches, runForever } from "./internal/loops.js"
 import { RuntimeConfig } from "./RuntimeConfig.js"
 import { Supervisor } from "./Supervisor.js"
 import { Writer } from "./Writer.js"
@@ -22,14 +22,11 @@ export class Retention extends Effect.Service<Retention>()("herald/Retention", {
 
     /** Deletes what has expired; returns how many changes it deleted. */
     const pruneOnce = Effect.fn("Retention.pruneOnce")(function* () {
-      let total = 0
-      for (;;) {
+      const total = yield* inBatches(batch, Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const upTo = yield* supervisor.offset
-        const n = yield* writer.transaction(changes.prune(now - config.changeRetentionMs, upTo, batch))
-        total += n
-        if (n < batch) break
-      }
+        return yield* writer.transaction(changes.prune(now - config.changeRetentionMs, upTo, batch))
+      }))
       if (total > 0) yield* Effect.logInfo(`change_log retention deleted ${total} change(s)`)
       return total
     })

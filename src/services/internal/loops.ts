@@ -14,3 +14,17 @@ export const runForever = <A, E, R>(loop: Effect.Effect<A, E, R>, what: string) 
     Effect.retry({ schedule: busyBackoff }),
     Effect.forever
   )
+
+/**
+ * Repeats `step` (one short write transaction that deletes at most `batch` rows and says how
+ * many) until a step deletes fewer: a long cleanup never holds the writer for long. Returns the total.
+ */
+export const inBatches = <E, R>(batch: number, step: Effect.Effect<number, E, R>) =>
+  Effect.gen(function* () {
+    let total = 0
+    for (;;) {
+      const n = yield* step
+      total += n
+      if (n < batch) return total
+    }
+  })
