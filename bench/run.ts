@@ -10,6 +10,7 @@ import * as path from "node:path"
 import { Herald } from "../src/layers/Herald.js"
 import { MemorySink } from "../src/sinks/memory.js"
 import { rawDeliveriesPerSecond } from "./baseline.js"
+import { peerJobsPerSecond } from "./peer.js"
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-bench-"))
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US")
@@ -63,17 +64,25 @@ const run = <A, E>(file: string, effect: Effect.Effect<A, E, Herald | MemorySink
 const main = async () => {
   const n = 20_000
   console.log(`Herald benchmark (node ${process.version}, ${os.cpus().length} cores)`)
-  progress("raw better-sqlite3 baseline")
-  const raw = rawDeliveriesPerSecond(path.join(dir, "raw.db"), n)
+  progress("raw better-sqlite3 baselines")
+  const raw = rawDeliveriesPerSecond(path.join(dir, "raw.db"), n, "claim")
+  const rawHandoff = rawDeliveriesPerSecond(path.join(dir, "raw-handoff.db"), n, "handoff")
+  progress("peer: plainjob")
+  const peer = await peerJobsPerSecond(path.join(dir, "peer.db"), n)
   progress("Herald end to end, bulk enqueue")
   const bulk = await run("bulk.db", endToEnd(n, "bulk"))
   progress("Herald end to end, one enqueue call per notification")
   const calls = await run("calls.db", endToEnd(n, "calls"))
+  const ratio = (a: number, b: number) => (a / b).toFixed(2)
   console.log(`end to end, ${fmt(n)} notifications to one memory sink (enqueue -> sent; floor 20,000/s, aim 32,000/s):`)
   console.log(`  herald, enqueueMany 500 per call: ${fmt(bulk.perSecond)} deliveries/s (enqueue alone ${fmt(bulk.enqueuePerSecond)}/s)`)
   console.log(`  herald, one enqueue per notification, 1,000 callers: ${fmt(calls.perSecond)} deliveries/s (enqueue alone ${fmt(calls.enqueuePerSecond)}/s)`)
-  console.log(`  raw better-sqlite3, same row writes in transactions of 500: ${fmt(raw)} deliveries/s`)
-  console.log(`  ratio herald (enqueueMany)/raw: ${(bulk.perSecond / raw).toFixed(2)}; one call each/raw: ${(calls.perSecond / raw).toFixed(2)}`)
+  console.log(`  raw better-sqlite3, same row writes (claim path), transactions of 500: ${fmt(raw)} deliveries/s`)
+  console.log(`  raw better-sqlite3, fewest row writes (hand-off path), transactions of 500: ${fmt(rawHandoff)} deliveries/s`)
+  console.log(`  peer: plainjob (SQLite job queue, one row per job), ${peer.processes} worker processes: ${fmt(peer.perSecond)} jobs/s`)
+  console.log(`  ratio herald/raw: enqueueMany ${ratio(bulk.perSecond, raw)}, one call each ${ratio(calls.perSecond, raw)}; ` +
+    `one call each/raw hand-off ${ratio(calls.perSecond, rawHandoff)}`)
+  console.log(`  ratio herald/peer: enqueueMany ${ratio(bulk.perSecond, peer.perSecond)}, one call each ${ratio(calls.perSecond, peer.perSecond)}`)
   progress("200,000 waiting deliveries")
   if (typeof globalThis.gc === "function") globalThis.gc()
   const rss = await run("rss.db", waitingRss(200_000))
