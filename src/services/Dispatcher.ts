@@ -114,6 +114,9 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
     const sinks = yield* Sinks
     const work = yield* makeWakeup
     const freed = yield* makeWakeup
+    /** Wakes the watchdog early: a call started with a deadline before its planned wake (the settings changed). */
+    const watchdog = yield* makeWakeup
+    let watchdogWakesAt = Infinity
     const inFlight = new Map<string, InFlight>()
     const outcomes = yield* Queue.unbounded<Outcome>()
     const calls = yield* FiberSet.make<void, never>()
@@ -160,16 +163,18 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
           const impl = sinkConfig && sinks.get(sinkConfig.type)
           if (sinkConfig === undefined || impl === undefined) return record(unavailable(row.sink))
           const entry = inFlight.get(row.id)
+          let early: Effect.Effect<void> = Effect.void
           if (entry !== undefined) {
             entry.fiber = fiber
             entry.deadline = startedAt + callTimeoutMs(sinkConfig, settings.leaseMs)
+            if (entry.deadline < watchdogWakesAt) early = watchdog.notify
           }
           // suspend: a sink (an embedder's own) that throws while building its effect fails this call only.
-          return Effect.flatMap(Effect.exit(restore(Effect.suspend(() => impl.deliver(sinkConfig, toSinkDelivery(row))))), (exit) => {
+          return Effect.zipRight(early, Effect.flatMap(Effect.exit(restore(Effect.suspend(() => impl.deliver(sinkConfig, toSinkDelivery(row))))), (exit) => {
             if (entry !== undefined) entry.fiber = null
             // An answer that arrived as the deadline passed still counts as the answer.
             return record(outcomeOf(exit, entry?.timedOut === true && Exit.isFailure(exit)))
-          })
+          }))
         }))
 
     /** Persists a batch of outcomes; a stale one (its lease was rescued meanwhile) changes nothing. */
@@ -314,6 +319,7 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
      * timeout), and extends the leases of calls still running after a third of the lease.
      */
     const watchLoop = Effect.gen(function* () {
+      const seen = yield* watchdog.generation
       const settings = yield* settingsStore.get
       const before = yield* Clock.currentTimeMillis
       // Leases taken under an earlier (shorter) leaseMs may expire sooner than a third of the current one.
@@ -322,7 +328,8 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
         if (f.fiber !== null) wakeAt = Math.min(wakeAt, f.deadline)
         if (f.row.leaseExpiresAt !== null) wakeAt = Math.min(wakeAt, before + (f.row.leaseExpiresAt - before) / 2)
       }
-      yield* Effect.sleep(Duration.millis(Math.max(1, wakeAt - before)))
+      watchdogWakesAt = wakeAt
+      yield* watchdog.waitAfter(seen, Duration.millis(Math.max(1, wakeAt - before)))
       const now = yield* Clock.currentTimeMillis
       for (const f of inFlight.values()) {
         if (f.fiber !== null && f.deadline <= now && !f.timedOut) {

@@ -88,6 +88,23 @@ describe("Dispatcher", () => {
       }))
     }))
 
+  it.scoped("a call started after the lease was shortened is cut short at its new deadline, not at the watchdog's old plan", () =>
+    Effect.gen(function* () {
+      yield* withHerald((herald) => Effect.gen(function* () {
+        // Background fibers run: the watchdog plans its next wake under the 60 s lease (a third of it, 20 s on).
+        for (let i = 0; i < 20; i++) yield* Effect.promise(() => new Promise<void>((r) => setImmediate(r)))
+        yield* herald.putSettings({ ...memorySettings, leaseMs: 10_000 })
+        const mem = yield* MemorySink
+        let calls = 0
+        yield* mem.setHandler(() => Effect.suspend(() => (calls++, calls === 1 ? Effect.never : Effect.succeed({}))))
+        const { notification } = yield* herald.enqueue({ kind: "k", title: "t" })
+        yield* eventually(Effect.sync(() => calls), (n) => n === 1, "first call started")
+        yield* TestClock.setTime(5_000)
+        const waiting = yield* eventually(deliveryOf(herald, notification.id), (d) => d.status === "retry_wait", "timed out at 5 s")
+        expect(waiting).toMatchObject({ attempts: 1, lastErrorCode: "timeout" })
+      }), {}, { ...memorySettings, leaseMs: 60_000 })
+    }))
+
   it.scoped("a permanent failure goes dead at once and an operator requeue brings it back with a fresh budget", () =>
     Effect.gen(function* () {
       yield* withHerald((herald) => Effect.gen(function* () {
