@@ -1,0 +1,106 @@
+/**
+ * Operator commands on deliveries: requeue (one, many by id, or every match of a filter) and
+ * cancel. Each is one pure machine step per row, fenced and written in one transaction.
+ */
+import { Clock, Effect } from "effect"
+import { Delivery, type DeliveryStatus } from "../domain/Delivery.js"
+import { DeliveryNotFound, IllegalTransition, StaleWrite } from "../domain/errors.js"
+import type { Settings } from "../domain/Settings.js"
+import { type DeliveryEvent, step } from "../machines/delivery.js"
+import { DeliveryStore } from "./DeliveryStore.js"
+import { Dispatcher } from "./Dispatcher.js"
+import { toDelivery } from "./internal/domainRows.js"
+import { contextOf, rowAfter, toTransition } from "./internal/transitions.js"
+import { SettingsStore } from "./SettingsStore.js"
+import { Writer } from "./Writer.js"
+
+export interface RequeueReport {
+  readonly requested: number
+  readonly requeued: ReadonlyArray<string>
+  readonly failed: ReadonlyArray<{ readonly id: string; readonly code: string; readonly reason: string }>
+}
+
+/** Which deliveries a bulk requeue takes: these ids, or every match of a filter (dead ones by default). */
+export type RequeueSelector =
+  | { readonly ids: ReadonlyArray<string> }
+  | { readonly status?: DeliveryStatus; readonly sink?: string; readonly limit?: number }
+
+type Result = Delivery | DeliveryNotFound | IllegalTransition | StaleWrite
+
+const single = (id: string, results: Map<string, Result>) => {
+  const result = results.get(id)!
+  return result instanceof Delivery ? Effect.succeed(result) : Effect.fail(result)
+}
+
+const report = (ids: ReadonlyArray<string>, results: Map<string, Result>): RequeueReport => {
+  const failed = ids.flatMap((id) => {
+    const r = results.get(id)!
+    return r instanceof Delivery ? [] : [{ id, code: r._tag, reason: r.message }]
+  })
+  return { requested: ids.length, requeued: ids.filter((id) => results.get(id) instanceof Delivery), failed }
+}
+
+export class OperatorCommands extends Effect.Service<OperatorCommands>()("herald/OperatorCommands", {
+  effect: Effect.gen(function* () {
+    const writer = yield* Writer
+    const settingsStore = yield* SettingsStore
+    const deliveries = yield* DeliveryStore
+    const dispatcher = yield* Dispatcher
+
+    /** Applies one operator event to rows (in the caller's transaction); one result per id. */
+    const apply = (ids: ReadonlyArray<string>, eventOf: (now: number, s: Settings) => DeliveryEvent) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const settings = yield* settingsStore.get
+        const rows = new Map((yield* deliveries.byIds(ids)).map((r) => [r.id, r]))
+        const results = new Map<string, Result>()
+        const transitions = []
+        for (const id of ids) {
+          const row = rows.get(id)
+          if (row === undefined) {
+            results.set(id, new DeliveryNotFound({ deliveryId: id }))
+            continue
+          }
+          const s = step(row.status, contextOf(row), eventOf(now, settings))
+          if (s instanceof IllegalTransition) {
+            results.set(id, new IllegalTransition({ ...s, deliveryId: id as Delivery["id"] }))
+            continue
+          }
+          const t = toTransition(row, s, now, null)
+          transitions.push(t)
+          results.set(id, toDelivery(rowAfter(row, t)))
+        }
+        const written = yield* deliveries.persist(transitions)
+        for (const t of transitions) {
+          if (!written.has(t.id)) results.set(t.id, new StaleWrite({ deliveryId: t.id as Delivery["id"], reason: "changed during the operation; try again" }))
+        }
+        return results
+      })
+
+    const requeueEvent = (now: number, s: Settings): DeliveryEvent => ({ type: "REQUEUE", now, maxAttempts: s.retry.maxAttempts })
+
+    const requeue = Effect.fn("OperatorCommands.requeue")(function* (id: string) {
+      const results = yield* writer.transaction(apply([id], requeueEvent))
+      yield* dispatcher.wake
+      return yield* single(id, results)
+    })
+
+    /** Requeues by ids, or every delivery matching a filter: a report, not all-or-nothing. */
+    const requeueMany = Effect.fn("OperatorCommands.requeueMany")(function* (selector: RequeueSelector) {
+      const result = yield* writer.transaction(Effect.gen(function* () {
+        const ids = "ids" in selector
+          ? [...new Set(selector.ids)]
+          : yield* deliveries.idsWhere({ status: selector.status ?? "dead", sink: selector.sink }, selector.limit ?? 1_000)
+        return report(ids, yield* apply(ids, requeueEvent))
+      }))
+      yield* dispatcher.wake
+      return result
+    })
+
+    const cancel = Effect.fn("OperatorCommands.cancel")(function* (id: string, reason = "cancelled by an operator") {
+      return yield* single(id, yield* writer.transaction(apply([id], (now) => ({ type: "CANCEL", now, reason }))))
+    })
+
+    return { requeue, requeueMany, cancel } as const
+  })
+}) {}
