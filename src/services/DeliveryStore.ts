@@ -9,6 +9,7 @@ import { Effect, Option, Schema } from "effect"
 import { Delivery, DeliveryAttempt, type DeliveryFilter, type DeliveryStatus } from "../domain/Delivery.js"
 import type { AttemptOutcome, WaitReason } from "../domain/Delivery.js"
 import type { Priority } from "../domain/Priority.js"
+import { insertAll, insertSql } from "./internal/multiRow.js"
 import { rawWrite } from "./internal/rawWrite.js"
 import { ReadSql } from "./ReadSql.js"
 import { WriterDb } from "./WriterDb.js"
@@ -125,14 +126,15 @@ const AttemptFromRow = Schema.Struct({
  */
 const unsentTerm = (status: DeliveryStatus) => (status === "sent" ? "1 = 1" : "status <> 'sent'")
 
-/** Rows per multi-row INSERT: a statement run per 32 rows instead of per row (measured: bulk enqueue +20%). */
-const chunk = 32
+const deliveryInsert = (rows: number) =>
+  insertSql(`INSERT INTO deliveries (id, notification_id, sink, status, max_attempts, next_attempt_at,
+                                     reason, lease_owner, lease_expires_at, version, created_at, updated_at)`,
+    12, rows, "ON CONFLICT (notification_id, sink) DO NOTHING")
 
-const insertSql = (rows: number) => `
-  INSERT INTO deliveries (id, notification_id, sink, status, max_attempts, next_attempt_at,
-                          reason, lease_owner, lease_expires_at, version, created_at, updated_at)
-  VALUES ${Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}
-  ON CONFLICT (notification_id, sink) DO NOTHING`
+const attemptInsert = (rows: number) =>
+  insertSql(`INSERT INTO delivery_attempts (delivery_id, attempt, outcome, error_code, error, retryable,
+                                            lease_owner, started_at, finished_at, duration_ms,
+                                            next_attempt_at, wait_reason)`, 12, rows)
 
 const asRows = <A>(rows: ReadonlyArray<unknown>) => rows as ReadonlyArray<A>
 
@@ -144,25 +146,10 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/Deliv
 
     /** Inserts new deliveries; an existing (notification, sink) pair is left as it is. */
     const insertMany = (rows: ReadonlyArray<NewDelivery>) =>
-      rawWrite("insert deliveries", () => {
-        const insert = prepare(insertSql(1))
-        const insertChunk = prepare(insertSql(chunk))
-        const params: Array<unknown> = []
-        const push = (r: NewDelivery) =>
-          params.push(r.id, r.notificationId, r.sink, r.status, r.maxAttempts, r.nextAttemptAt, r.reason,
-            r.leaseOwner ?? null, r.leaseExpiresAt ?? null, r.version ?? 0, r.createdAt, r.createdAt)
-        let i = 0
-        for (; i + chunk <= rows.length; i += chunk) {
-          params.length = 0
-          for (let j = i; j < i + chunk; j++) push(rows[j]!)
-          insertChunk.run(params)
-        }
-        for (; i < rows.length; i++) {
-          params.length = 0
-          push(rows[i]!)
-          insert.run(params)
-        }
-      })
+      rawWrite("insert deliveries", () =>
+        insertAll(prepare, deliveryInsert, rows, (p, r) =>
+          p.push(r.id, r.notificationId, r.sink, r.status, r.maxAttempts, r.nextAttemptAt, r.reason,
+            r.leaseOwner ?? null, r.leaseExpiresAt ?? null, r.version ?? 0, r.createdAt, r.createdAt)))
 
     /** Due deliveries of one sink, oldest due first (index deliveries_due). Writer side, in the claim transaction. */
     const due = (sink: string, now: number, limit: number) =>
@@ -200,24 +187,19 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/Deliv
             lease_owner = ?, lease_expires_at = ?, last_error_code = ?, last_error = ?,
             external_id = ?, reason = ?, updated_at = ?, version = version + 1
           WHERE id = ? AND version = ? AND status = ? AND (? IS NULL OR lease_owner = ?)`)
-        const attempt = prepare(`
-          INSERT INTO delivery_attempts (delivery_id, attempt, outcome, error_code, error, retryable,
-                                         lease_owner, started_at, finished_at, duration_ms,
-                                         next_attempt_at, wait_reason)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
         const written = new Set<string>()
+        const attempts: Array<AttemptRow> = []
         for (const t of transitions) {
           const { changes } = update.run(t.status, t.attempts, t.maxAttempts, t.rescues, t.nextAttemptAt,
             t.leaseOwner, t.leaseExpiresAt, t.lastErrorCode, t.lastError, t.externalId, t.reason, t.updatedAt,
             t.id, t.fromVersion, t.fromStatus, t.fenceOwner, t.fenceOwner)
           if (changes === 0) continue
           written.add(t.id)
-          const a = t.attempt
-          if (a !== null) {
-            attempt.run(a.deliveryId, a.attempt, a.outcome, a.errorCode, a.error, a.retryable === null ? null : a.retryable ? 1 : 0,
-              a.leaseOwner, a.startedAt, a.finishedAt, a.durationMs, a.nextAttemptAt, a.waitReason)
-          }
+          if (t.attempt !== null) attempts.push(t.attempt)
         }
+        insertAll(prepare, attemptInsert, attempts, (p, a) =>
+          p.push(a.deliveryId, a.attempt, a.outcome, a.errorCode, a.error, a.retryable === null ? null : a.retryable ? 1 : 0,
+            a.leaseOwner, a.startedAt, a.finishedAt, a.durationMs, a.nextAttemptAt, a.waitReason))
         return written
       })
 

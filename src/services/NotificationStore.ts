@@ -3,6 +3,7 @@ import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Option, Schema } from "effect"
 import { Notification } from "../domain/Notification.js"
 import { Priority } from "../domain/Priority.js"
+import { insertSql, rowsPerInsert } from "./internal/multiRow.js"
 import { rawWrite } from "./internal/rawWrite.js"
 import { ReadSql } from "./ReadSql.js"
 import { WriterDb } from "./WriterDb.js"
@@ -45,14 +46,10 @@ export const NotificationFilter = Schema.Struct({
 })
 export type NotificationFilter = typeof NotificationFilter.Type
 
-/** Rows per multi-row INSERT: a statement run per 32 rows instead of per row (measured: bulk enqueue +20%). */
-const chunk = 32
-
-const insertSql = (rows: number) => `
-  INSERT INTO notifications (id, kind, priority, title, body, payload, dedupe_key,
-                             project_id, session_id, created_at, routed_at)
-  VALUES ${Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}
-  ON CONFLICT (dedupe_key) DO NOTHING`
+const notificationInsert = (rows: number) =>
+  insertSql(`INSERT INTO notifications (id, kind, priority, title, body, payload, dedupe_key,
+                                        project_id, session_id, created_at, routed_at)`,
+    11, rows, "ON CONFLICT (dedupe_key) DO NOTHING")
 
 const noDedupeKeyIn = (rows: ReadonlyArray<NotificationRow>, from: number, n: number) => {
   for (let j = from; j < from + n; j++) if (rows[j]!.dedupeKey !== null) return false
@@ -72,8 +69,8 @@ export class NotificationStore extends Effect.Service<NotificationStore>()("hera
      */
     const insertMany = (rows: ReadonlyArray<NotificationRow>) =>
       rawWrite("insert notifications", () => {
-        const insert = prepare(insertSql(1))
-        const insertChunk = prepare(insertSql(chunk))
+        const insert = prepare(notificationInsert(1))
+        const insertChunk = prepare(notificationInsert(rowsPerInsert))
         const inserted = new Set<string>()
         const params: Array<unknown> = []
         const push = (r: NotificationRow) =>
@@ -81,11 +78,11 @@ export class NotificationStore extends Effect.Service<NotificationStore>()("hera
         let i = 0
         while (i < rows.length) {
           params.length = 0
-          // Rows without a dedupe key cannot conflict (ids are fresh): one statement inserts `chunk` of them.
-          if (i + chunk <= rows.length && noDedupeKeyIn(rows, i, chunk)) {
-            for (let j = i; j < i + chunk; j++) (push(rows[j]!), inserted.add(rows[j]!.id))
+          // Rows without a dedupe key cannot conflict (their ids are fresh): one statement for a run of them.
+          if (i + rowsPerInsert <= rows.length && noDedupeKeyIn(rows, i, rowsPerInsert)) {
+            for (let j = i; j < i + rowsPerInsert; j++) (push(rows[j]!), inserted.add(rows[j]!.id))
             insertChunk.run(params)
-            i += chunk
+            i += rowsPerInsert
             continue
           }
           const r = rows[i++]!
