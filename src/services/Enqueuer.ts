@@ -88,11 +88,19 @@ export class Enqueuer extends Effect.Service<Enqueuer>()("herald/Enqueuer", {
 
     const submit = yield* makeBatcher({ maxBatch: 1_000, run: insertNotifications })
 
+    /**
+     * Inside the caller's own write transaction: written there, as a savepoint. (The batcher's
+     * transaction would wait for the writer the caller holds, and the caller for it.)
+     */
+    const insertOne = (input: NotificationInput) => Effect.flatten(Effect.map(insertNotifications([input]), (exits) => exits[0]!))
+
     /** One notification; concurrent callers share a transaction. Untraced: the batch it joins is traced once. */
-    const enqueue = (input: unknown) => {
-      const fast = fastNotificationInput(input)
-      return fast !== undefined ? submit(fast) : Effect.flatMap(decodeNotification(input), submit)
-    }
+    const enqueue = (input: unknown) =>
+      Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) => {
+        const write = Option.isSome(outer) ? insertOne : submit
+        const fast = fastNotificationInput(input)
+        return fast !== undefined ? write(fast) : Effect.flatMap(decodeNotification(input), write)
+      })
 
     /** Many notifications in one transaction; a bad one fails the call with its index in each path. */
     const enqueueMany = Effect.fn("Enqueuer.enqueueMany")(function* (inputs: ReadonlyArray<unknown>) {
