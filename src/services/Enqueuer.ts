@@ -20,6 +20,31 @@ import { Writer } from "./Writer.js"
 
 const decodeNotification = decodeInput(NotificationInput, "notification")
 
+/** A decoded input with its payload already serialized, so one bad payload cannot fail a shared batch. */
+interface ReadyInput {
+  readonly input: NotificationInput
+  readonly payload: string
+}
+
+const serialize = (input: NotificationInput): Effect.Effect<ReadyInput, InvalidInput> => {
+  let payload: string | undefined
+  let why = "it must serialize to a JSON object"
+  try {
+    payload = JSON.stringify(input.payload)
+  } catch (e) {
+    why = `it cannot be serialized as JSON (${e instanceof Error ? e.message : String(e)})`
+  }
+  return payload !== undefined && payload.startsWith("{")
+    ? Effect.succeed({ input, payload })
+    : Effect.fail(new InvalidInput({ what: "notification", issues: [{ path: "payload", message: why }] }))
+}
+
+/** Decodes (the direct check first, the Schema for the rest and for the errors) and serializes. */
+const ready = (input: unknown) => {
+  const fast = fastNotificationInput(input)
+  return fast !== undefined ? serialize(fast) : Effect.flatMap(decodeNotification(input), serialize)
+}
+
 export class Enqueuer extends Effect.Service<Enqueuer>()("herald/Enqueuer", {
   scoped: Effect.gen(function* () {
     const writer = yield* Writer
@@ -33,17 +58,17 @@ export class Enqueuer extends Effect.Service<Enqueuer>()("herald/Enqueuer", {
      * One enqueue transaction for a batch of inputs. Deliveries created leased are handed to
      * the dispatcher after the commit, uninterruptibly, so none is left leased and unused.
      */
-    const insertNotifications = (items: ReadonlyArray<NotificationInput>) =>
+    const insertNotifications = (items: ReadonlyArray<ReadyInput>) =>
       Effect.withSpan(Effect.uninterruptible(Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) => writer.transaction(Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const settings = yield* settingsStore.get
-        const rows = items.map((i) => ({
+        const rows = items.map(({ input: i, payload }) => ({
           id: makeId("ntf", now),
           kind: i.kind,
           priority: i.priority,
           title: i.title,
           body: i.body,
-          payload: JSON.stringify(i.payload),
+          payload,
           dedupeKey: i.dedupeKey ?? null,
           projectId: i.projectId ?? null,
           sessionId: i.sessionId ?? null,
@@ -74,7 +99,7 @@ export class Enqueuer extends Effect.Service<Enqueuer>()("herald/Enqueuer", {
             return Exit.succeed({
               created: true,
               // Built from the decoded input just written: not validated again.
-              notification: new Notification({ ...r, id: r.id as Notification["id"], payload: items[i]!.payload }, true)
+              notification: new Notification({ ...r, id: r.id as Notification["id"], payload: items[i]!.input.payload }, true)
             })
           }
           return Exit.succeed({ created: false, notification: byKey.get(r.dedupeKey)! })
@@ -92,23 +117,18 @@ export class Enqueuer extends Effect.Service<Enqueuer>()("herald/Enqueuer", {
      * Inside the caller's own write transaction: written there, as a savepoint. (The batcher's
      * transaction would wait for the writer the caller holds, and the caller for it.)
      */
-    const insertOne = (input: NotificationInput) => Effect.flatten(Effect.map(insertNotifications([input]), (exits) => exits[0]!))
+    const insertOne = (input: ReadyInput) => Effect.flatten(Effect.map(insertNotifications([input]), (exits) => exits[0]!))
 
     /** One notification; concurrent callers share a transaction. Untraced: the batch it joins is traced once. */
     const enqueue = (input: unknown) =>
       Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) => {
-        const write = Option.isSome(outer) ? insertOne : submit
-        const fast = fastNotificationInput(input)
-        return fast !== undefined ? write(fast) : Effect.flatMap(decodeNotification(input), write)
+        return Effect.flatMap(ready(input), Option.isSome(outer) ? insertOne : submit)
       })
 
     /** Many notifications in one transaction; a bad one fails the call with its index in each path. */
     const enqueueMany = Effect.fn("Enqueuer.enqueueMany")(function* (inputs: ReadonlyArray<unknown>) {
       const decoded = yield* Effect.forEach(inputs, (input, i) =>
-        Effect.suspend(() => {
-          const fast = fastNotificationInput(input)
-          return fast !== undefined ? Effect.succeed(fast) : decodeNotification(input)
-        }).pipe(
+        Effect.suspend(() => ready(input)).pipe(
           Effect.mapError((e) => new InvalidInput({ what: e.what, issues: e.issues.map((x) => ({ ...x, path: `${i}${x.path ? "." + x.path : ""}` })) }))
         ))
       return yield* Effect.all(yield* insertNotifications(decoded))

@@ -1,6 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Either, Option } from "effect"
+import { InvalidInput } from "../../src/domain/errors.js"
 import { MemorySink } from "../../src/sinks/memory.js"
 import { eventually, withHerald } from "../support/herald.js"
 
@@ -36,5 +37,26 @@ describe("Enqueuer", () => {
       expect((yield* mem.received).map((d) => d.notification.id)).toEqual([notification.id])
       expect((yield* herald.listNotifications({})).items.map((n) => n.title)).toEqual(["after"])
       expect((yield* herald.listDeliveries({ status: "leased" })).items).toEqual([])
+    })), 20_000)
+
+  it.scoped("a payload that cannot be stored as JSON fails its own call with the field named; callers sharing its batch are not touched", () =>
+    withHerald((herald) => Effect.gen(function* () {
+      const circular: Record<string, unknown> = {}
+      circular["self"] = circular
+      const bad = [{ n: 1n }, circular, { toJSON: () => 5 }]
+      const results = yield* Effect.all([
+        ...[1, 2, 3, 4, 5].map((i) => Effect.either(herald.enqueue({ kind: "k", title: `good ${i}` }))),
+        ...bad.map((payload) => Effect.either(herald.enqueue({ kind: "k", title: "bad", payload })))
+      ], { concurrency: "unbounded" })
+      expect(results.slice(0, 5).every(Either.isRight)).toBe(true)
+      for (const r of results.slice(5)) {
+        const error = Either.getLeft(r).pipe(Option.getOrThrow)
+        expect(error).toBeInstanceOf(InvalidInput)
+        expect((error as InvalidInput).issues.map((x) => x.path)).toEqual(["payload"])
+      }
+      const many = yield* Effect.flip(herald.enqueueMany([{ kind: "k", title: "a" }, { kind: "k", title: "b", payload: { n: 2n } }]))
+      expect(many.message).toContain("1.payload: it cannot be serialized as JSON")
+      const titles = (yield* herald.listNotifications({})).items.map((n) => n.title).sort()
+      expect(titles).toEqual(["good 1", "good 2", "good 3", "good 4", "good 5"])
     })), 20_000)
 })
