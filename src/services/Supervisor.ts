@@ -36,6 +36,9 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
 
     /** One rescue pass: every expired lease becomes LEASE_EXPIRED (a failed attempt with backoff). */
     const rescueExpired = Effect.fn("Supervisor.rescueExpired")(function* () {
+      // Checked on the reader first: an idle runtime takes no write lock once a second for nothing.
+      const next = yield* deliveries.nextLeaseExpiry
+      if (next === null || next > (yield* Clock.currentTimeMillis)) return 0
       const settings = yield* settingsStore.get
       const policy = policyOf(settings)
       return yield* writer.transaction(Effect.gen(function* () {
@@ -69,6 +72,8 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
 
     let offset = (yield* Effect.orDie(changes.offset(consumer))) ?? (yield* Effect.orDie(changes.bounds)).newest ?? 0
     let savedAt = 0
+    /** A settings change was read but not yet applied: stays set until reload and routing succeed. */
+    let settingsDirty = false
 
     /** Reads new change_log rows, publishes them, reloads settings another process changed. */
     const pumpOnce = Effect.fn("Supervisor.pumpOnce")(function* () {
@@ -90,10 +95,13 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
         count = 0 // caught up in one step
         settingsChanged = summary.settings !== null
       }
-      if (settingsChanged) {
+      // The offset has moved past the change: if applying it fails, the next pass applies it again.
+      if (settingsChanged) settingsDirty = true
+      if (settingsDirty) {
         yield* settingsStore.reload()
         yield* router.routeWaiting(yield* settingsStore.get)
         yield* dispatcher.wake
+        settingsDirty = false
       }
       const now = yield* Clock.currentTimeMillis
       if (now - savedAt >= 1_000) {
@@ -111,15 +119,17 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
     })
 
     if (config.background) {
-      yield* router.routeWaiting(yield* settingsStore.get).pipe(Effect.orDie)
-      yield* Effect.forkScoped(runForever(rescueLoop, "rescuing expired leases"))
-      yield* Effect.forkScoped(runForever(pumpLoop, "pumping the change feed"))
+      // Added before the loops are forked, so it runs after they are interrupted: the offset saved is the last one.
       yield* Effect.addFinalizer(() =>
         Clock.currentTimeMillis.pipe(
           Effect.flatMap((now) => writer.transaction(changes.saveOffset(consumer, offset, now))),
           Effect.ignoreLogged
         )
       )
+      // Notifications that waited while routing was off (or before a crash) get their deliveries now.
+      if ((yield* router.routeWaiting(yield* settingsStore.get).pipe(Effect.orDie)) > 0) yield* dispatcher.wake
+      yield* Effect.forkScoped(runForever(rescueLoop, "rescuing expired leases"))
+      yield* Effect.forkScoped(runForever(pumpLoop, "pumping the change feed"))
     }
 
     return { rescueExpired, pumpOnce, offset: Effect.sync(() => offset) } as const
