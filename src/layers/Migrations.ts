@@ -3,6 +3,7 @@
  * refuses a database that carries a migration this build does not know.
  */
 import { Migrator, SqlClient } from "@effect/sql"
+import { retryWhileBusy } from "../services/Writer.js"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -65,5 +66,6 @@ export const migrate = (files: ReadonlyArray<MigrationFile> = readMigrations()) 
         Effect.forEach(f.statements, (s) => sql.unsafe(s), { discard: true })
       ])
     )
-    return yield* migrator({ loader: Migrator.fromRecord(record), table })
+    // Another process holding the write lock (a second Herald starting, a backup) is waited for, not failed.
+    return yield* retryWhileBusy(migrator({ loader: Migrator.fromRecord(record), table }))
   }).pipe(Effect.withSpan("Migrations.migrate"))

@@ -52,6 +52,9 @@ const open = (options: SqliteOptions) =>
     )
   )
 
+/** How long one write blocks the thread for another process's lock before Writer backs off. */
+export const writerBusyTimeoutMs = 100
+
 /** The writer connection, with Herald's pragmas. Provides SqlClient. */
 export const writerLayer = (options: DatabaseOptions) =>
   Layer.scopedContext(
@@ -61,7 +64,9 @@ export const writerLayer = (options: DatabaseOptions) =>
       yield* Effect.all([
         client.unsafe("PRAGMA journal_mode = WAL"),
         client.unsafe(`PRAGMA synchronous = ${options.sync === "FULL" ? "FULL" : "NORMAL"}`),
-        client.unsafe(`PRAGMA busy_timeout = ${Math.floor(options.busyTimeoutMs ?? 5_000)}`),
+        // Short: SQLite waits it out by blocking the thread (every fiber, every socket). Longer
+        // waits for another process's lock are Writer's asynchronous retries.
+        client.unsafe(`PRAGMA busy_timeout = ${Math.floor(options.busyTimeoutMs ?? writerBusyTimeoutMs)}`),
         client.unsafe("PRAGMA foreign_keys = ON"),
         client.unsafe("PRAGMA temp_store = MEMORY")
       ]).pipe(
