@@ -2,7 +2,7 @@
  * In-process fan-out of change_log events. The hub is a sliding PubSub: a slow subscriber
  * loses old entries from its own buffer instead of blocking the publisher or the others,
  * and `subscribe` fills any such gap from the database, so a subscriber sees every change
- * once, in order, with no gap.
+ * once, in order, with no gap; where retention deleted changes it had not read, a Resync.
  */
 import { Chunk, Effect, Option, PubSub, Stream } from "effect"
 import { ChangeEvent, Resync } from "../domain/ChangeEvent.js"
@@ -43,12 +43,17 @@ export class Broadcaster extends Effect.Service<Broadcaster>()("herald/Broadcast
           head.push(new Resync({ requestedAfter: after, oldestAvailable: oldest }))
           last = oldest - 1
         }
-        const advance = (e: ChangeEvent) => {
-          if (e.seq <= last) return false
+        /**
+         * Sequence numbers have no holes but the ones retention cuts: a hole in what the
+         * database returns means rows this subscriber had not read were pruned meanwhile.
+         */
+        const advance = (e: ChangeEvent): ReadonlyArray<ChangeEvent | Resync> => {
+          if (e.seq <= last) return []
+          const out = e.seq > last + 1 ? [new Resync({ requestedAfter: last, oldestAvailable: e.seq }), e] : [e]
           last = e.seq
-          return true
+          return out
         }
-        const backlog = Stream.suspend(() => range(last)).pipe(Stream.filter(advance))
+        const backlog = Stream.suspend(() => range(last)).pipe(Stream.mapConcat(advance))
         // `last` moves in the decision itself: a filter after flatMap would run a chunk later,
         // and every entry after the first of a chunk would look like a gap.
         const follow = Stream.fromQueue(live).pipe(
@@ -59,7 +64,7 @@ export class Broadcaster extends Effect.Service<Broadcaster>()("herald/Broadcast
               return Stream.make(e)
             }
             // A gap: the hub slid past entries this subscriber had not read. Fill it from the database.
-            return Stream.suspend(() => range(last, e.seq + 1)).pipe(Stream.filter(advance))
+            return Stream.suspend(() => range(last, e.seq + 1)).pipe(Stream.mapConcat(advance))
           })
         )
         return Stream.concat(Stream.fromIterable(head), Stream.concat(backlog, follow))

@@ -4,6 +4,7 @@ import { ChangeEvent, Resync } from "../../src/domain/ChangeEvent.js"
 import { ChangeLogStore } from "../../src/services/ChangeLogStore.js"
 import { Retention } from "../../src/services/Retention.js"
 import { Supervisor } from "../../src/services/Supervisor.js"
+import { Writer } from "../../src/services/Writer.js"
 import { eventually, withHerald } from "../support/herald.js"
 
 describe("change_log retention", () => {
@@ -59,5 +60,24 @@ describe("change_log retention", () => {
         yield* retention.pruneOnce()
         expect(yield* Effect.orDie(changes.bounds)).toEqual({ oldest: published + 1, newest })
       }), { background: false, changeRetentionMs: 60_000 })
+    }))
+
+  it.scoped("a subscriber reading its backlog while retention deletes what it has not read yet gets a Resync, not a silent gap", () =>
+    Effect.gen(function* () {
+      yield* withHerald((herald) => Effect.gen(function* () {
+        const changes = yield* ChangeLogStore
+        const writer = yield* Writer
+        yield* herald.enqueueMany(Array.from({ length: 1_200 }, (_, i) => ({ kind: "k", title: `n${i}` })))
+        const pull = yield* Stream.toPull(herald.subscribe(0))
+        const first = Chunk.toReadonlyArray(yield* pull) as ReadonlyArray<ChangeEvent>
+        expect(first.length).toBeGreaterThan(0)
+        const read = first[first.length - 1]!.seq
+        // Retention deletes the next 500 changes before the subscriber asks for them.
+        yield* TestClock.setTime(60_000)
+        expect(yield* writer.transaction(changes.prune(60_000, read + 500, 100_000))).toBe(read + 500)
+        const next = Chunk.toReadonlyArray(yield* pull)
+        expect(next[0]).toEqual(new Resync({ requestedAfter: read, oldestAvailable: read + 501 }))
+        expect((next[1] as ChangeEvent).seq).toBe(read + 501)
+      }), { background: false })
     }))
 })
