@@ -9,7 +9,7 @@ import { Effect, Option, Schema } from "effect"
 import { Delivery, DeliveryAttempt, type DeliveryFilter, type DeliveryStatus } from "../domain/Delivery.js"
 import type { AttemptOutcome, WaitReason } from "../domain/Delivery.js"
 import type { Priority } from "../domain/Priority.js"
-import { insertAll, insertSql } from "./internal/multiRow.js"
+import { insertAll, insertSql, rowsPerStatement, valuesSql } from "./internal/multiRow.js"
 import { rawWrite } from "./internal/rawWrite.js"
 import { ReadSql } from "./ReadSql.js"
 import { WriterDb } from "./WriterDb.js"
@@ -131,6 +131,28 @@ const deliveryInsert = (rows: number) =>
                                      reason, lease_owner, lease_expires_at, version, created_at, updated_at)`,
     12, rows, "ON CONFLICT (notification_id, sink) DO NOTHING")
 
+/**
+ * Fenced updates of `rows` transitions in one statement (16 values each: the id, the new
+ * columns, then the fence), answering the ids written; the others lost the race.
+ */
+const updateManySql = (rows: number) => `UPDATE deliveries AS d SET
+      status = v.column2, attempts = v.column3, max_attempts = v.column4, rescues = v.column5,
+      next_attempt_at = v.column6, lease_owner = v.column7, lease_expires_at = v.column8,
+      last_error_code = v.column9, last_error = v.column10, external_id = v.column11, reason = v.column12,
+      updated_at = v.column13, version = d.version + 1
+    FROM (${valuesSql(16, rows)}) AS v
+    WHERE d.id = v.column1 AND d.version = v.column14 AND d.status = v.column15
+      AND (v.column16 IS NULL OR d.lease_owner = v.column16)
+    RETURNING id`
+
+/** The same for one transition, as a plain UPDATE (cheaper than a one-row join). */
+const updateOneSql = `
+  UPDATE deliveries SET
+    status = ?, attempts = ?, max_attempts = ?, rescues = ?, next_attempt_at = ?,
+    lease_owner = ?, lease_expires_at = ?, last_error_code = ?, last_error = ?,
+    external_id = ?, reason = ?, updated_at = ?, version = version + 1
+  WHERE id = ? AND version = ? AND status = ? AND (? IS NULL OR lease_owner = ?)`
+
 const attemptInsert = (rows: number) =>
   insertSql(`INSERT INTO delivery_attempts (delivery_id, attempt, outcome, error_code, error, retryable,
                                             lease_owner, started_at, finished_at, duration_ms,
@@ -181,23 +203,31 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/Deliv
      */
     const persist = (transitions: ReadonlyArray<Transition>) =>
       transitions.length === 0 ? Effect.succeed(new Set<string>()) : rawWrite("persist transitions", () => {
-        const update = prepare(`
-          UPDATE deliveries SET
-            status = ?, attempts = ?, max_attempts = ?, rescues = ?, next_attempt_at = ?,
-            lease_owner = ?, lease_expires_at = ?, last_error_code = ?, last_error = ?,
-            external_id = ?, reason = ?, updated_at = ?, version = version + 1
-          WHERE id = ? AND version = ? AND status = ? AND (? IS NULL OR lease_owner = ?)`)
         const written = new Set<string>()
-        const attempts: Array<AttemptRow> = []
-        for (const t of transitions) {
-          const { changes } = update.run(t.status, t.attempts, t.maxAttempts, t.rescues, t.nextAttemptAt,
-            t.leaseOwner, t.leaseExpiresAt, t.lastErrorCode, t.lastError, t.externalId, t.reason, t.updatedAt,
-            t.id, t.fromVersion, t.fromStatus, t.fenceOwner, t.fenceOwner)
-          if (changes === 0) continue
-          written.add(t.id)
-          if (t.attempt !== null) attempts.push(t.attempt)
+        const params: Array<unknown> = []
+        const push = (t: Transition) =>
+          params.push(t.id, t.status, t.attempts, t.maxAttempts, t.rescues, t.nextAttemptAt, t.leaseOwner, t.leaseExpiresAt,
+            t.lastErrorCode, t.lastError, t.externalId, t.reason, t.updatedAt, t.fromVersion, t.fromStatus, t.fenceOwner)
+        let i = 0
+        // One statement per run of transitions, unless a delivery appears twice: then each one's
+        // fence must see the write of the one before it, so they go one by one.
+        if (transitions.length >= rowsPerStatement && new Set(transitions.map((t) => t.id)).size === transitions.length) {
+          const many = prepare(updateManySql(rowsPerStatement))
+          for (; i + rowsPerStatement <= transitions.length; i += rowsPerStatement) {
+            params.length = 0
+            for (let j = i; j < i + rowsPerStatement; j++) push(transitions[j]!)
+            for (const r of many.all(params) as ReadonlyArray<{ id: string }>) written.add(r.id)
+          }
         }
-        insertAll(prepare, attemptInsert, attempts, (p, a) =>
+        const one = prepare(updateOneSql)
+        for (; i < transitions.length; i++) {
+          const t = transitions[i]!
+          const { changes } = one.run(t.status, t.attempts, t.maxAttempts, t.rescues, t.nextAttemptAt, t.leaseOwner,
+            t.leaseExpiresAt, t.lastErrorCode, t.lastError, t.externalId, t.reason, t.updatedAt,
+            t.id, t.fromVersion, t.fromStatus, t.fenceOwner, t.fenceOwner)
+          if (changes > 0) written.add(t.id)
+        }
+        insertAll(prepare, attemptInsert, transitions.flatMap((t) => (t.attempt !== null && written.has(t.id) ? [t.attempt] : [])), (p, a) =>
           p.push(a.deliveryId, a.attempt, a.outcome, a.errorCode, a.error, a.retryable === null ? null : a.retryable ? 1 : 0,
             a.leaseOwner, a.startedAt, a.finishedAt, a.durationMs, a.nextAttemptAt, a.waitReason))
         return written

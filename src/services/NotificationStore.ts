@@ -3,7 +3,7 @@ import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Option, Schema } from "effect"
 import { Notification } from "../domain/Notification.js"
 import { Priority } from "../domain/Priority.js"
-import { insertSql, rowsPerInsert } from "./internal/multiRow.js"
+import { insertSql, rowsPerStatement } from "./internal/multiRow.js"
 import { rawWrite } from "./internal/rawWrite.js"
 import { ReadSql } from "./ReadSql.js"
 import { WriterDb } from "./WriterDb.js"
@@ -70,7 +70,7 @@ export class NotificationStore extends Effect.Service<NotificationStore>()("hera
     const insertMany = (rows: ReadonlyArray<NotificationRow>) =>
       rawWrite("insert notifications", () => {
         const insert = prepare(notificationInsert(1))
-        const insertChunk = prepare(notificationInsert(rowsPerInsert))
+        const insertChunk = prepare(notificationInsert(rowsPerStatement))
         const inserted = new Set<string>()
         const params: Array<unknown> = []
         const push = (r: NotificationRow) =>
@@ -79,10 +79,10 @@ export class NotificationStore extends Effect.Service<NotificationStore>()("hera
         while (i < rows.length) {
           params.length = 0
           // Rows without a dedupe key cannot conflict (their ids are fresh): one statement for a run of them.
-          if (i + rowsPerInsert <= rows.length && noDedupeKeyIn(rows, i, rowsPerInsert)) {
-            for (let j = i; j < i + rowsPerInsert; j++) (push(rows[j]!), inserted.add(rows[j]!.id))
+          if (i + rowsPerStatement <= rows.length && noDedupeKeyIn(rows, i, rowsPerStatement)) {
+            for (let j = i; j < i + rowsPerStatement; j++) (push(rows[j]!), inserted.add(rows[j]!.id))
             insertChunk.run(params)
-            i += rowsPerInsert
+            i += rowsPerStatement
             continue
           }
           const r = rows[i++]!
