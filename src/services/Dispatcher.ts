@@ -76,10 +76,23 @@ const callTimeoutMs = (config: SinkConfig, leaseMs: number) =>
 const timeoutFailure = new SinkFailure({ retryable: true, code: "timeout", message: "the sink did not answer in time" })
 const interruptedFailure = new SinkFailure({ retryable: true, code: "interrupted", message: "the sink call was interrupted" })
 
+const noReceipt: Exit.Exit<SinkReceipt, SinkFailure> = Exit.succeed({})
+
+/**
+ * A success as the runtime records it. An embedder's sink is plain JavaScript and may answer
+ * anything (undefined, a number for externalId): only a string externalId is kept, at most
+ * 1,000 characters, so one odd answer can never fail the outcome batch it is persisted in.
+ */
+const successOf = (receipt: unknown): Exit.Exit<SinkReceipt, SinkFailure> => {
+  const externalId = (receipt as { externalId?: unknown } | null | undefined)?.externalId
+  return typeof externalId === "string" ? Exit.succeed({ externalId: externalId.slice(0, 1_000) }) : noReceipt
+}
+
 /** What a finished call counts as: its own result, or a timeout, defect or interruption as a retryable failure. */
 const outcomeOf = (exit: Exit.Exit<SinkReceipt, SinkFailure>, timedOut: boolean): Exit.Exit<SinkReceipt, SinkFailure> => {
   if (timedOut) return Exit.fail(timeoutFailure)
-  if (Exit.isSuccess(exit) || Option.isSome(Cause.failureOption(exit.cause))) return exit
+  if (Exit.isSuccess(exit)) return successOf(exit.value)
+  if (Option.isSome(Cause.failureOption(exit.cause))) return exit
   const defect = Cause.dieOption(exit.cause)
   return Option.isSome(defect)
     ? Exit.fail(new SinkFailure({ retryable: true, code: "sink_defect", message: defect.value instanceof Error ? defect.value.message : String(defect.value) }))

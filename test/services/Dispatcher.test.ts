@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
-import { SinkFailure } from "../../src/domain/Sink.js"
+import { SinkFailure, type SinkReceipt } from "../../src/domain/Sink.js"
 import { StaleWrite } from "../../src/domain/errors.js"
 import { Herald } from "../../src/layers/Herald.js"
 import { backoffCeilingMs, backoffFloorMs } from "../../src/machines/delivery.js"
@@ -103,6 +103,21 @@ describe("Dispatcher", () => {
         const waiting = yield* eventually(deliveryOf(herald, notification.id), (d) => d.status === "retry_wait", "timed out at 5 s")
         expect(waiting).toMatchObject({ attempts: 1, lastErrorCode: "timeout" })
       }), {}, { ...memorySettings, leaseMs: 60_000 })
+    }))
+
+  it.scoped("a sink that answers with something other than a receipt still counts as delivered, and stalls nothing", () =>
+    Effect.gen(function* () {
+      yield* withHerald((herald) => Effect.gen(function* () {
+        const mem = yield* MemorySink
+        const answers: Array<unknown> = [undefined, null, { externalId: { nested: true } }, { externalId: 42 }, { externalId: "x".repeat(5_000) }]
+        let call = 0
+        // Plain JavaScript embedders are not held to the type: the handler answers whatever comes next.
+        yield* mem.setHandler(() => Effect.sync(() => answers[call++ % answers.length] as SinkReceipt))
+        const created = yield* herald.enqueueMany(answers.map((_, i) => ({ kind: "k", title: `t${i}` })))
+        const sent = yield* Effect.forEach(created, (c) =>
+          eventually(deliveryOf(herald, c.notification.id), (d) => d.status === "sent", "sent"))
+        expect(sent.map((d) => d.externalId?.length ?? null).sort()).toEqual([1_000, null, null, null, null])
+      }))
     }))
 
   it.scoped("a permanent failure goes dead at once and an operator requeue brings it back with a fresh budget", () =>
