@@ -1,13 +1,12 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, ManagedRuntime } from "effect"
+import { Effect } from "effect"
 import fc from "fast-check"
-import * as path from "node:path"
 import { Herald } from "../../src/layers/Herald.js"
 import { claimTransitions } from "../../src/services/Dispatcher.js"
 import { DeliveryStore } from "../../src/services/DeliveryStore.js"
 import { Writer } from "../../src/services/Writer.js"
-import { heraldLayer, memorySettings, tempDir, withHerald } from "../support/herald.js"
+import { sharedHerald, withHerald } from "../support/herald.js"
 
 describe("DeliveryStore", () => {
   it.scoped("a transition computed from an old version is not written (compare-and-set)", () =>
@@ -61,12 +60,7 @@ describe("DeliveryStore", () => {
   // way the outcome must be that of writing each fenced transition in turn.
   it.scoped("a batch of fenced transitions writes exactly what writing them one by one would", () =>
     Effect.gen(function* () {
-      const dir = yield* tempDir
-      const runtime = yield* Effect.acquireRelease(
-        Effect.sync(() => ManagedRuntime.make(Layer.fresh(heraldLayer(path.join(dir, "herald.db"), { background: false })))),
-        (rt) => Effect.promise(() => rt.dispose())
-      )
-      yield* Effect.promise(() => runtime.runPromise(Effect.flatMap(Herald, (h) => h.putSettings(memorySettings))))
+      const runtime = yield* sharedHerald
       let multiRow = 0
       const pick = fc.record({ i: fc.nat(99), owner: fc.constantFrom("w1", "w2"), stale: fc.boolean() })
       yield* Effect.promise(() => fc.assert(

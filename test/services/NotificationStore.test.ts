@@ -1,22 +1,16 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, ManagedRuntime } from "effect"
+import { Effect } from "effect"
 import fc from "fast-check"
 import { Herald } from "../../src/layers/Herald.js"
 import { ChangeLogStore } from "../../src/services/ChangeLogStore.js"
-import { heraldLayer, memorySettings, tempDir } from "../support/herald.js"
-import * as path from "node:path"
+import { sharedHerald } from "../support/herald.js"
 
 describe("NotificationStore", () => {
   // Batches are written with multi-row statements for runs of rows without a dedupe key and one
   // statement per row otherwise; whatever the mix, the answer and the rows must be as if one by one.
   it.scoped("a batch with any mix of dedupe keys creates each key once, answers repeats with the original, keeps order", () =>
     Effect.gen(function* () {
-      const dir = yield* tempDir
-      const runtime = yield* Effect.acquireRelease(
-        Effect.sync(() => ManagedRuntime.make(Layer.fresh(heraldLayer(path.join(dir, "herald.db"), { background: false })))),
-        (rt) => Effect.promise(() => rt.dispose())
-      )
-      yield* Effect.promise(() => runtime.runPromise(Effect.flatMap(Herald, (h) => h.putSettings(memorySettings))))
+      const runtime = yield* sharedHerald
       let round = 0
       // Mostly without a key, so runs long enough for a multi-row statement (32) are common.
       const item = fc.oneof({ arbitrary: fc.constant(null), weight: 24 }, { arbitrary: fc.integer({ min: 0, max: 5 }), weight: 1 })

@@ -1,5 +1,5 @@
 /** Test support: a real Herald on a real SQLite file in a temp dir, and state polling without sleeps. */
-import { Effect, Layer } from "effect"
+import { Effect, Layer, ManagedRuntime } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -59,3 +59,17 @@ export const withHerald = <A, E, R>(
       return yield* body(herald)
     }), runtime)
   })
+
+/**
+ * One Herald (no background fibers, the memory settings) on a temp file for the whole scope,
+ * to run many property-test cases against without opening a database per case.
+ */
+export const sharedHerald = Effect.gen(function* () {
+  const dir = yield* tempDir
+  const runtime = yield* Effect.acquireRelease(
+    Effect.sync(() => ManagedRuntime.make(Layer.fresh(heraldLayer(path.join(dir, "herald.db"), { background: false })))),
+    (rt) => Effect.promise(() => rt.dispose())
+  )
+  yield* Effect.promise(() => runtime.runPromise(Effect.flatMap(Herald, (h) => h.putSettings(memorySettings))))
+  return runtime
+})
