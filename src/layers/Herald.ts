@@ -62,6 +62,10 @@ const make = Effect.gen(function* () {
   const { enqueue, enqueueMany } = yield* Enqueuer
   const { requeue, requeueMany, cancel } = yield* OperatorCommands
   const { claim, ack, nack } = yield* PullSinks
+  const writer = yield* Writer
+  /** Called inside a transaction of another @effect/sql client, Herald still uses its own connections. */
+  const isolated = <Args extends ReadonlyArray<unknown>, A, E, R>(f: (...args: Args) => Effect.Effect<A, E, R>) =>
+    (...args: Args) => writer.isolate(f(...args))
 
   const getNotification = Effect.fn("Herald.getNotification")(function* (id: string) {
     const notification = yield* notifications.get(id)
@@ -111,23 +115,23 @@ const make = Effect.gen(function* () {
   const latestSeq = Effect.map(Effect.orDie(changes.bounds), (b) => b.newest ?? 0)
 
   return {
-    enqueue,
-    enqueueMany,
-    getNotification,
-    listNotifications,
-    getDelivery,
-    listDeliveries,
-    requeue,
-    requeueMany,
-    cancel,
-    claim,
-    ack,
-    nack,
-    getSettings,
-    putSettings,
-    stats,
+    enqueue: isolated(enqueue),
+    enqueueMany: isolated(enqueueMany),
+    getNotification: isolated(getNotification),
+    listNotifications: isolated(listNotifications),
+    getDelivery: isolated(getDelivery),
+    listDeliveries: isolated(listDeliveries),
+    requeue: isolated(requeue),
+    requeueMany: isolated(requeueMany),
+    cancel: isolated(cancel),
+    claim: isolated(claim),
+    ack: isolated(ack),
+    nack: isolated(nack),
+    getSettings: writer.isolate(getSettings),
+    putSettings: isolated(putSettings),
+    stats: isolated(stats),
     subscribe,
-    latestSeq
+    latestSeq: writer.isolate(latestSeq)
   } as const
 })
 

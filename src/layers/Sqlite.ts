@@ -60,7 +60,7 @@ export const writerLayer = (options: DatabaseOptions) =>
   Layer.scopedContext(
     Effect.gen(function* () {
       yield* checkWritable(options.filename)
-      const { client, db, prepare } = yield* open({ filename: options.filename, prepareCacheSize: 500 })
+      const { client, connection, db, prepare } = yield* open({ filename: options.filename, prepareCacheSize: 500 })
       yield* Effect.all([
         client.unsafe("PRAGMA journal_mode = WAL"),
         client.unsafe(`PRAGMA synchronous = ${options.sync === "FULL" ? "FULL" : "NORMAL"}`),
@@ -74,7 +74,7 @@ export const writerLayer = (options: DatabaseOptions) =>
       )
       return Context.make(SqlClient.SqlClient, client).pipe(
         Context.add(DatabaseOptionsTag, options),
-        Context.add(WriterDb, { db, prepare })
+        Context.add(WriterDb, { db, prepare, owns: (tc) => Array.isArray(tc) && tc[0] === connection })
       )
     })
   ).pipe(Layer.provide(Reactivity.layer))

@@ -3,8 +3,7 @@
  * are waiting (group commit), and deliveries the dispatcher can take at once are handed to it
  * (the direct hand-off). Delivering them is the Dispatcher's.
  */
-import { SqlClient } from "@effect/sql"
-import { Clock, Effect, Exit, Option } from "effect"
+import { Clock, Effect, Exit } from "effect"
 import { decodeInput } from "../domain/decode.js"
 import { InvalidInput } from "../domain/errors.js"
 import { fastNotificationInput } from "../domain/fastNotificationInput.js"
@@ -59,7 +58,7 @@ export class Enqueuer extends Effect.Service<Enqueuer>()("herald/Enqueuer", {
      * the dispatcher after the commit, uninterruptibly, so none is left leased and unused.
      */
     const insertNotifications = (items: ReadonlyArray<ReadyInput>) =>
-      Effect.withSpan(Effect.uninterruptible(Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) => writer.transaction(Effect.gen(function* () {
+      Effect.withSpan(Effect.uninterruptible(Effect.flatMap(writer.inTransaction, (nested) => writer.transaction(Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const settings = yield* settingsStore.get
         const rows = items.map(({ input: i, payload }) => ({
@@ -84,7 +83,7 @@ export class Enqueuer extends Effect.Service<Enqueuer>()("herald/Enqueuer", {
           const planned = router.plan(fresh, settings, now)
           // Inside an embedder's own transaction this commit is only a savepoint: its rows may
           // still roll back, so nothing is handed to the dispatcher before they are durable.
-          const handOff = Option.isSome(outer)
+          const handOff = nested
             ? { rows: planned, claimed: [] }
             : dispatcher.leaseAtOnce(planned, (id) => byId.get(id)!, settings, now)
           yield* deliveries.insertMany(handOff.rows)
@@ -121,9 +120,7 @@ export class Enqueuer extends Effect.Service<Enqueuer>()("herald/Enqueuer", {
 
     /** One notification; concurrent callers share a transaction. Untraced: the batch it joins is traced once. */
     const enqueue = (input: unknown) =>
-      Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) => {
-        return Effect.flatMap(ready(input), Option.isSome(outer) ? insertOne : submit)
-      })
+      Effect.flatMap(writer.inTransaction, (nested) => Effect.flatMap(ready(input), nested ? insertOne : submit))
 
     /** Many notifications in one transaction; a bad one fails the call with its index in each path. */
     const enqueueMany = Effect.fn("Enqueuer.enqueueMany")(function* (inputs: ReadonlyArray<unknown>) {

@@ -5,7 +5,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Effect, Schedule, Scope } from "effect"
+import { Context, Effect, Option, Schedule } from "effect"
 import { makeWakeup } from "./internal/Wakeup.js"
 import { WriterDb } from "./WriterDb.js"
 
@@ -25,31 +25,39 @@ const busyRetry = Schedule.exponential("20 millis").pipe(
   Schedule.upTo("30 seconds")
 )
 
-/** Retries `effect` while it fails because another process holds the write lock. */
-export const retryWhileBusy = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.retry(effect, { schedule: busyRetry, while: (e) => (e as { _tag?: string })._tag === "SqlError" && isBusy(e as SqlError) })
+/** Retries `effect` while it fails because another process holds the write lock (or `also` says to). */
+export const retryWhileBusy = <A, E, R>(effect: Effect.Effect<A, E, R>, also: (e: E) => boolean = () => false) =>
+  Effect.retry(effect, { schedule: busyRetry, while: (e) => ((e as { _tag?: string })._tag === "SqlError" && isBusy(e as SqlError)) || also(e) })
 
 export class Writer extends Effect.Service<Writer>()("herald/Writer", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
-    const { db } = yield* WriterDb
+    const { owns } = yield* WriterDb
     const committed = yield* makeWakeup
-    // BEGIN IMMEDIATE: a deferred transaction that upgrades can fail with SQLITE_BUSY_SNAPSHOT without waiting.
-    const immediate = SqlClient.makeWithTransaction({
-      transactionTag: SqlClient.TransactionConnection,
-      spanAttributes: [["db.system.name", "sqlite"]],
-      acquireConnection: Effect.flatMap(Scope.make(), (scope) =>
-        Effect.map(Scope.extend(sql.reserve, scope), (conn) => [scope, conn] as const)),
-      begin: (conn) => conn.executeUnprepared("BEGIN IMMEDIATE", [], undefined),
-      savepoint: (conn, id) => conn.executeUnprepared(`SAVEPOINT herald_${id}`, [], undefined),
-      commit: (conn) => conn.executeUnprepared("COMMIT", [], undefined),
-      // A BEGIN that failed (busy) opened nothing to roll back; a ROLLBACK then would be a defect, not a retry.
-      rollback: (conn) => Effect.suspend(() => (db.inTransaction ? conn.executeUnprepared("ROLLBACK", [], undefined) : Effect.void)),
-      rollbackSavepoint: (conn, id) => conn.executeUnprepared(`ROLLBACK TO SAVEPOINT herald_${id}`, [], undefined)
-    })
-    /** Runs `effect` in one write transaction; commits, or rolls back on failure. */
+
+    /**
+     * Hides a transaction of another @effect/sql client (an embedder's own database) from
+     * `effect`. @effect/sql keys every client's transaction under one tag, so Herald's
+     * statements would otherwise run on that client's connection.
+     */
+    const isolate = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) =>
+        Option.isSome(outer) && !owns(outer.value)
+          ? Effect.mapInputContext(effect, (ctx: Context.Context<R>) => Context.omit(SqlClient.TransactionConnection)(ctx) as Context.Context<R>)
+          : effect)
+
+    /** Whether the caller is inside a transaction on Herald's own writer (an embedder's, through its SqlClient). */
+    const inTransaction = Effect.map(Effect.serviceOption(SqlClient.TransactionConnection), (outer) => Option.isSome(outer) && owns(outer.value))
+
+    /**
+     * Runs `effect` in one write transaction (BEGIN IMMEDIATE); commits, or rolls back on
+     * failure. Inside a transaction already open on this writer it is a savepoint, and a busy
+     * error is the outer transaction's to handle: retrying inside it cannot succeed.
+     */
     const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
-      retryWhileBusy(immediate(effect)).pipe(Effect.tap(() => committed.notify))
-    return { transaction, committed } as const
+      isolate(Effect.flatMap(inTransaction, (nested) =>
+        nested ? sql.withTransaction(effect) : retryWhileBusy(sql.withTransaction(effect)).pipe(Effect.tap(() => committed.notify))))
+
+    return { transaction, committed, isolate, inTransaction } as const
   })
 }) {}

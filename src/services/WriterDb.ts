@@ -10,6 +10,8 @@ export interface WriterDbShape {
   readonly db: Sqlite.Database
   /** A cached prepared statement for this SQL text. */
   readonly prepare: (sql: string) => Sqlite.Statement
+  /** Whether a SqlClient.TransactionConnection is this writer's (and not another @effect/sql client's). */
+  readonly owns: (transactionConnection: unknown) => boolean
 }
 
 export class WriterDb extends Context.Tag("herald/WriterDb")<WriterDb, WriterDbShape>() {}

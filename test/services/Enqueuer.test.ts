@@ -1,9 +1,12 @@
+import * as Reactivity from "@effect/experimental/Reactivity"
 import { SqlClient } from "@effect/sql"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Option } from "effect"
 import { InvalidInput } from "../../src/domain/errors.js"
 import { MemorySink } from "../../src/sinks/memory.js"
-import { eventually, withHerald } from "../support/herald.js"
+import { eventually, tempDir, withHerald } from "../support/herald.js"
 
 describe("Enqueuer", () => {
   it.scoped("enqueue and enqueueMany inside an embedder's own transaction are written with it, and delivered once it commits", () =>
@@ -58,5 +61,25 @@ describe("Enqueuer", () => {
       expect(many.message).toContain("1.payload: it cannot be serialized as JSON")
       const titles = (yield* herald.listNotifications({})).items.map((n) => n.title).sort()
       expect(titles).toEqual(["good 1", "good 2", "good 3", "good 4", "good 5"])
+    })), 20_000)
+
+  it.scoped("inside a transaction of another @effect/sql client (the embedder's own database), Herald still uses its own", () =>
+    withHerald((herald) => Effect.gen(function* () {
+      const dir = yield* tempDir
+      const app = yield* SqliteClient.make({ filename: path.join(dir, "app.db") }).pipe(Effect.provide(Reactivity.layer))
+      yield* app`CREATE TABLE orders (id INTEGER PRIMARY KEY, notification TEXT)`
+      const ids = yield* app.withTransaction(Effect.gen(function* () {
+        const { notification } = yield* herald.enqueue({ kind: "order.placed", title: "one" })
+        const [many] = yield* herald.enqueueMany([{ kind: "order.placed", title: "many" }])
+        yield* app`INSERT INTO orders (notification) VALUES (${notification.id})`
+        // Reads inside it see Herald's database too.
+        expect((yield* herald.getNotification(notification.id)).notification.title).toBe("one")
+        return [notification.id, many!.notification.id]
+      }))
+      for (const id of ids) {
+        yield* eventually(herald.getNotification(id), (n) => n.deliveries[0]?.status === "sent", "sent")
+      }
+      expect(yield* app`SELECT count(*) AS n FROM orders`).toEqual([{ n: 1 }])
+      expect(yield* app`SELECT name FROM sqlite_master WHERE name IN ('notifications', 'deliveries')`).toEqual([])
     })), 20_000)
 })

@@ -40,6 +40,8 @@ export interface OpenedSqlite {
   readonly client: SqlClient.SqlClient
   readonly db: Sqlite.Database
   readonly prepare: (sql: string) => Sqlite.Statement
+  /** The client's one connection: what its transactions put under SqlClient.TransactionConnection. */
+  readonly connection: object
 }
 
 const failed = (cause: unknown, message: string) => new SqlError({ cause, message })
@@ -69,7 +71,9 @@ export const makeSqlite = (options: SqliteOptions): Effect.Effect<OpenedSqlite, 
             catch: (cause) => failed(cause, "Failed to execute statement")
           }).pipe(Effect.ensuring(Effect.sync(() => s.reader && s.raw(false))))),
       executeUnprepared: (sql: string, params: ReadonlyArray<unknown> | undefined, transformRows?: (rows: ReadonlyArray<any>) => ReadonlyArray<any>) =>
-        Effect.flatMap(Effect.try({ try: () => db.prepare(sql), catch: (cause) => failed(cause, "Failed to prepare statement") }), (s) =>
+        // A BEGIN that failed (busy) opened nothing, but @effect/sql rolls back after any failure:
+        // that ROLLBACK is a no-op here, so the busy error stays a retryable error, not a defect.
+        sql === "ROLLBACK" && !db.inTransaction ? Effect.succeed([]) : Effect.flatMap(Effect.try({ try: () => db.prepare(sql), catch: (cause) => failed(cause, "Failed to prepare statement") }), (s) =>
           Effect.map(run(s, params ?? [], false), (rows) => (transformRows ? transformRows(rows as ReadonlyArray<unknown>) : rows))),
       executeStream: () => Effect.dieMessage("executeStream is not supported on SQLite")
     }
@@ -85,8 +89,11 @@ export const makeSqlite = (options: SqliteOptions): Effect.Effect<OpenedSqlite, 
     const client = yield* SqlClient.make({
       acquirer: acquirer as never,
       transactionAcquirer: transactionAcquirer as never,
+      // Takes the write lock at once: a busy database fails at BEGIN, where retrying is safe,
+      // never halfway through (a deferred transaction's first write can fail and not recover).
+      beginTransaction: "BEGIN IMMEDIATE",
       compiler: Statement.makeCompilerSqlite(),
       spanAttributes: [["db.system.name", "sqlite"]]
     })
-    return { client, db, prepare } as const
+    return { client, db, prepare, connection } as const
   })
