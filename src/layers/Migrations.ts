@@ -4,11 +4,12 @@
  */
 import { Migrator, SqlClient } from "@effect/sql"
 import { retryWhileBusy } from "../services/Writer.js"
-import { Effect } from "effect"
+import { Data, Effect, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { DatabaseTooNew } from "../domain/errors.js"
+import { DatabaseTooNew, StorageUnavailable } from "../domain/errors.js"
+import { DatabaseOptionsTag } from "./Sqlite.js"
 import { splitSql } from "./internal/splitSql.js"
 
 /** The package's `migrations/` folder: the nearest one above this module (from src/, dist/ or a bench build). */
@@ -66,6 +67,19 @@ export const migrate = (files: ReadonlyArray<MigrationFile> = readMigrations()) 
         Effect.forEach(f.statements, (s) => sql.unsafe(s), { discard: true })
       ])
     )
-    // Another process holding the write lock (a second Herald starting, a backup) is waited for, not failed.
-    return yield* retryWhileBusy(migrator({ loader: Migrator.fromRecord(record), table }))
+    // The Migrator answers "nothing to run" when it finds the lock taken (it takes that for
+    // another migrator): it is done only when the database says so. Another process holding
+    // the write lock (a second Herald starting, a backup) is waited for, then reported.
+    const once = Effect.flatMap(migrator({ loader: Migrator.fromRecord(record), table }), (ran) =>
+      Effect.flatMap(databaseVersion, (now) => (now < buildVersion ? Effect.fail(new MigrationsLocked({ now, buildVersion })) : Effect.succeed(ran))))
+    return yield* retryWhileBusy(once, (e) => e instanceof MigrationsLocked).pipe(
+      Effect.catchIf((e): e is MigrationsLocked => e instanceof MigrationsLocked, (e) =>
+        Effect.flatMap(Effect.serviceOption(DatabaseOptionsTag), (options) =>
+          new StorageUnavailable({
+            path: Option.match(options, { onNone: () => "", onSome: (o) => o.filename }),
+            reason: `migrations stopped at version ${e.now} of ${e.buildVersion}: another process kept the write lock for 30 s; stop it and start again`
+          })))
+    )
   }).pipe(Effect.withSpan("Migrations.migrate"))
+
+class MigrationsLocked extends Data.TaggedError("MigrationsLocked")<{ readonly now: number; readonly buildVersion: number }> {}

@@ -1,11 +1,12 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer } from "effect"
+import Database from "better-sqlite3"
+import { Effect, Exit, Fiber, Layer, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { DatabaseTooNew, StorageUnavailable } from "../../src/domain/errors.js"
 import { Herald } from "../../src/layers/Herald.js"
-import { migrate, migrationsDir, readMigrations } from "../../src/layers/Migrations.js"
+import { databaseVersion, migrate, migrationsDir, readMigrations } from "../../src/layers/Migrations.js"
 import { splitSql } from "../../src/layers/internal/splitSql.js"
 import { writerLayer } from "../../src/layers/Sqlite.js"
 import { tempDb, tempDir } from "../support/herald.js"
@@ -35,6 +36,26 @@ describe("splitSql", () => {
 })
 
 describe("migrations", () => {
+  it.scoped("another process holding the write lock is waited for on the clock, then every migration runs", () =>
+    Effect.gen(function* () {
+      const db = yield* tempDb
+      const files = readMigrations()
+      const layer = writerLayer({ filename: db })
+      yield* Effect.provide(migrate(files.slice(0, 2)), layer)
+      const other = new Database(db)
+      other.exec("BEGIN IMMEDIATE")
+      const upgrade = yield* Effect.fork(Effect.provide(Effect.zipRight(migrate(files), databaseVersion), layer))
+      yield* TestClock.adjust("5 seconds")
+      expect(upgrade.unsafePoll()).toBeNull()
+      other.exec("COMMIT")
+      other.close()
+      for (let i = 0; i < 10 && upgrade.unsafePoll() === null; i++) {
+        yield* TestClock.adjust("1 second")
+        yield* Effect.promise(() => new Promise<void>((r) => setImmediate(r)))
+      }
+      expect(yield* Fiber.join(upgrade)).toBe(files[files.length - 1]!.id)
+    }))
+
   it.scoped("a fresh file is migrated to this build's newest version, and a second run does nothing", () =>
     Effect.gen(function* () {
       const db = yield* tempDb
