@@ -204,6 +204,8 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/Deliv
     const persist = (transitions: ReadonlyArray<Transition>) =>
       transitions.length === 0 ? Effect.succeed(new Set<string>()) : rawWrite("persist transitions", () => {
         const written = new Set<string>()
+        // Attempt rows of the transitions that passed their own fence (a repeat may not have).
+        const attempts: Array<AttemptRow> = []
         const params: Array<unknown> = []
         const push = (t: Transition) =>
           params.push(t.id, t.status, t.attempts, t.maxAttempts, t.rescues, t.nextAttemptAt, t.leaseOwner, t.leaseExpiresAt,
@@ -216,7 +218,13 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/Deliv
           for (; i + rowsPerStatement <= transitions.length; i += rowsPerStatement) {
             params.length = 0
             for (let j = i; j < i + rowsPerStatement; j++) push(transitions[j]!)
-            for (const r of many.all(params) as ReadonlyArray<{ id: string }>) written.add(r.id)
+            const passed = new Set((many.all(params) as ReadonlyArray<{ id: string }>).map((r) => r.id))
+            for (let j = i; j < i + rowsPerStatement; j++) {
+              const t = transitions[j]!
+              if (!passed.has(t.id)) continue
+              written.add(t.id)
+              if (t.attempt !== null) attempts.push(t.attempt)
+            }
           }
         }
         const one = prepare(updateOneSql)
@@ -225,9 +233,11 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/Deliv
           const { changes } = one.run(t.status, t.attempts, t.maxAttempts, t.rescues, t.nextAttemptAt, t.leaseOwner,
             t.leaseExpiresAt, t.lastErrorCode, t.lastError, t.externalId, t.reason, t.updatedAt,
             t.id, t.fromVersion, t.fromStatus, t.fenceOwner, t.fenceOwner)
-          if (changes > 0) written.add(t.id)
+          if (changes === 0) continue
+          written.add(t.id)
+          if (t.attempt !== null) attempts.push(t.attempt)
         }
-        insertAll(prepare, attemptInsert, transitions.flatMap((t) => (t.attempt !== null && written.has(t.id) ? [t.attempt] : [])), (p, a) =>
+        insertAll(prepare, attemptInsert, attempts, (p, a) =>
           p.push(a.deliveryId, a.attempt, a.outcome, a.errorCode, a.error, a.retryable === null ? null : a.retryable ? 1 : 0,
             a.leaseOwner, a.startedAt, a.finishedAt, a.durationMs, a.nextAttemptAt, a.waitReason))
         return written

@@ -72,31 +72,34 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
 
     let offset = (yield* Effect.orDie(changes.offset(consumer))) ?? (yield* Effect.orDie(changes.bounds)).newest ?? 0
     let savedAt = 0
+    let savedOffset = offset
     /** A settings change was read but not yet applied: stays set until reload and routing succeed. */
     let settingsDirty = false
 
     /** Reads new change_log rows, publishes them, reloads settings another process changed. */
-    const pumpOnce = Effect.fn("Supervisor.pumpOnce")(function* () {
-      let count: number
-      let settingsChanged: boolean
+    /** Moves the offset over new changes (publishing them to subscribers); how many were published. */
+    const advance = Effect.gen(function* () {
       if (yield* broadcaster.hasSubscribers) {
         const rows = yield* changes.after(offset, feedPage)
         if (rows.length === 0) return 0
         yield* broadcaster.publish(rows)
         offset = rows[rows.length - 1]!.seq
-        count = rows.length
-        settingsChanged = rows.some((r) => r.entity === "settings")
-      } else {
-        const summary = yield* changes.summaryAfter(offset)
-        if (summary.newest === null) return 0
-        // A subscriber that arrived meanwhile may have read its backlog only up to before these: publish them next pass.
-        if (yield* broadcaster.hasSubscribers) return 0
-        offset = summary.newest
-        count = 0 // caught up in one step
-        settingsChanged = summary.settings !== null
+        if (rows.some((r) => r.entity === "settings")) settingsDirty = true
+        return rows.length
       }
-      // The offset has moved past the change: if applying it fails, the next pass applies it again.
-      if (settingsChanged) settingsDirty = true
+      const summary = yield* changes.summaryAfter(offset)
+      if (summary.newest === null) return 0
+      // A subscriber that arrived meanwhile may have read its backlog only up to before these: publish them next pass.
+      if (yield* broadcaster.hasSubscribers) return 0
+      offset = summary.newest
+      if (summary.settings !== null) settingsDirty = true
+      return 0 // caught up in one step
+    })
+
+    const pumpOnce = Effect.fn("Supervisor.pumpOnce")(function* () {
+      const count = yield* advance
+      // The offset has moved past a settings change before it is applied: if applying it fails,
+      // every later pass tries again, new changes or not.
       if (settingsDirty) {
         yield* settingsStore.reload()
         yield* router.routeWaiting(yield* settingsStore.get)
@@ -104,9 +107,10 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
         settingsDirty = false
       }
       const now = yield* Clock.currentTimeMillis
-      if (now - savedAt >= 1_000) {
+      if (offset !== savedOffset && now - savedAt >= 1_000) {
         yield* writer.transaction(changes.saveOffset(consumer, offset, now))
         savedAt = now
+        savedOffset = offset
       }
       return count
     })

@@ -3,7 +3,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import fc from "fast-check"
 import { Herald } from "../../src/layers/Herald.js"
+import { IllegalTransition } from "../../src/domain/errors.js"
+import { step } from "../../src/machines/delivery.js"
 import { claimTransitions } from "../../src/services/Dispatcher.js"
+import { contextOf, toTransition } from "../../src/services/internal/transitions.js"
 import { DeliveryStore } from "../../src/services/DeliveryStore.js"
 import { Writer } from "../../src/services/Writer.js"
 import { sharedHerald, withHerald } from "../support/herald.js"
@@ -24,6 +27,27 @@ describe("DeliveryStore", () => {
         const { delivery, attempts } = yield* herald.getDelivery(row!.id)
         expect(delivery).toMatchObject({ status: "leased", leaseOwner: "w1", version: 1 })
         expect(attempts).toEqual([])
+      }), { background: false })
+    }))
+
+  it.scoped("of two outcomes for one lease in one batch, only the one that passes its fence gets an attempt row", () =>
+    Effect.gen(function* () {
+      yield* withHerald((herald) => Effect.gen(function* () {
+        const store = yield* DeliveryStore
+        const writer = yield* Writer
+        yield* herald.enqueue({ kind: "k", title: "t" })
+        const [pending] = yield* store.due("mem", 0, 10)
+        yield* writer.transaction(store.persist(claimTransitions([pending!], "w1", 10_000, 0)))
+        const [leased] = yield* store.claimRowsByIds([pending!.id])
+        const outcome = () => {
+          const s = step(leased!.status, contextOf(leased!), { type: "SUCCEED", now: 5 })
+          if (s instanceof IllegalTransition) throw new Error(s.message)
+          return toTransition(leased!, s, 5, "w1", { startedAt: 1, finishedAt: 5 })
+        }
+        expect(yield* writer.transaction(store.persist([outcome(), outcome()]))).toEqual(new Set([leased!.id]))
+        const { delivery, attempts } = yield* herald.getDelivery(leased!.id)
+        expect(delivery).toMatchObject({ status: "sent", version: 2 })
+        expect(attempts.map((a) => a.outcome)).toEqual(["sent"])
       }), { background: false })
     }))
 
