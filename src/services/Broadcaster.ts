@@ -7,12 +7,16 @@
 import { Chunk, Effect, Option, PubSub, Stream } from "effect"
 import { ChangeEvent, Resync } from "../domain/ChangeEvent.js"
 import { ChangeLogStore } from "./ChangeLogStore.js"
+import { hideForeignTransaction } from "./internal/ownTransaction.js"
+import { WriterDb } from "./WriterDb.js"
 
 const page = 1_000
 
 export class Broadcaster extends Effect.Service<Broadcaster>()("herald/Broadcaster", {
   scoped: Effect.gen(function* () {
     const store = yield* ChangeLogStore
+    // The stream runs in its consumer's context, which may hold another client's transaction.
+    const own = hideForeignTransaction((yield* WriterDb).owns)
     const hub = yield* Effect.acquireRelease(PubSub.sliding<ChangeEvent>(4_096), PubSub.shutdown)
 
     let subscribers = 0
@@ -21,7 +25,7 @@ export class Broadcaster extends Effect.Service<Broadcaster>()("herald/Broadcast
     /** Reads [from+1, until) from the database, page by page. */
     const range = (from: number, until?: number): Stream.Stream<ChangeEvent> =>
       Stream.paginateChunkEffect(from, (cursor) =>
-        Effect.orDie(store.after(cursor, page, until)).pipe(
+        Effect.orDie(own(store.after(cursor, page, until))).pipe(
           Effect.map((rows) => {
             const next = rows.length === page ? rows[rows.length - 1]!.seq : undefined
             return [Chunk.unsafeFromArray(rows), next === undefined ? Option.none() : Option.some(next)] as const
@@ -36,7 +40,7 @@ export class Broadcaster extends Effect.Service<Broadcaster>()("herald/Broadcast
       Stream.unwrapScoped(Effect.gen(function* () {
         const live = yield* PubSub.subscribe(hub) // before reading the backlog, so nothing falls between
         yield* Effect.acquireRelease(Effect.sync(() => subscribers++), () => Effect.sync(() => subscribers--))
-        const { oldest } = yield* Effect.orDie(store.bounds)
+        const { oldest } = yield* Effect.orDie(own(store.bounds))
         let last = after
         const head: Array<ChangeEvent | Resync> = []
         if (oldest !== null && after < oldest - 1) {

@@ -5,7 +5,8 @@
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Context, Effect, Option, Schedule } from "effect"
+import { Effect, Option, Schedule } from "effect"
+import { hideForeignTransaction } from "./internal/ownTransaction.js"
 import { makeWakeup } from "./internal/Wakeup.js"
 import { WriterDb } from "./WriterDb.js"
 
@@ -35,16 +36,8 @@ export class Writer extends Effect.Service<Writer>()("herald/Writer", {
     const { owns } = yield* WriterDb
     const committed = yield* makeWakeup
 
-    /**
-     * Hides a transaction of another @effect/sql client (an embedder's own database) from
-     * `effect`. @effect/sql keys every client's transaction under one tag, so Herald's
-     * statements would otherwise run on that client's connection.
-     */
-    const isolate = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-      Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) =>
-        Option.isSome(outer) && !owns(outer.value)
-          ? Effect.mapInputContext(effect, (ctx: Context.Context<R>) => Context.omit(SqlClient.TransactionConnection)(ctx) as Context.Context<R>)
-          : effect)
+    /** Hides a transaction of another @effect/sql client (an embedder's own database) from `effect`. */
+    const isolate = hideForeignTransaction(owns)
 
     /** Whether the caller is inside a transaction on Herald's own writer (an embedder's, through its SqlClient). */
     const inTransaction = Effect.map(Effect.serviceOption(SqlClient.TransactionConnection), (outer) => Option.isSome(outer) && owns(outer.value))

@@ -3,7 +3,7 @@ import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Option } from "effect"
+import { Effect, Either, Option, Stream } from "effect"
 import { InvalidInput } from "../../src/domain/errors.js"
 import { MemorySink } from "../../src/sinks/memory.js"
 import { eventually, tempDir, withHerald } from "../support/herald.js"
@@ -72,8 +72,10 @@ describe("Enqueuer", () => {
         const { notification } = yield* herald.enqueue({ kind: "order.placed", title: "one" })
         const [many] = yield* herald.enqueueMany([{ kind: "order.placed", title: "many" }])
         yield* app`INSERT INTO orders (notification) VALUES (${notification.id})`
-        // Reads inside it see Herald's database too.
+        // Reads inside it see Herald's database too, the change feed included.
         expect((yield* herald.getNotification(notification.id)).notification.title).toBe("one")
+        const [first] = yield* herald.subscribe(0).pipe(Stream.take(1), Stream.runCollect)
+        expect(first).toMatchObject({ entity: "settings" })
         return [notification.id, many!.notification.id]
       }))
       for (const id of ids) {
