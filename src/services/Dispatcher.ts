@@ -22,7 +22,7 @@ import { makeWakeup } from "./internal/Wakeup.js"
 import { RuntimeConfig } from "./RuntimeConfig.js"
 import { Sinks } from "./Sinks.js"
 import { SettingsStore } from "./SettingsStore.js"
-import { Writer } from "./Writer.js"
+import { isTransientStorageError, Writer } from "./Writer.js"
 
 interface InFlight {
   row: ClaimRow
@@ -224,17 +224,44 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       if (transitions.some((t) => t.status === "retry_wait")) yield* work.notify
     })
 
-    // A taken batch is persisted, retried in place on storage errors, never dropped: dropped
-    // outcomes would leave their leases renewed forever. Only the wait for outcomes is interruptible.
-    // After the first outcome, one event-loop turn lets the rest of its batch finish and join it.
+    /** Persists outcomes, retried in place while the error may pass (the lock, I/O, a full disk). */
+    const persistRetrying = (batch: ReadonlyArray<Outcome>) =>
+      persistOutcomes(batch).pipe(
+        Effect.tapError((e) => Effect.logError("persisting outcomes failed; retrying the same batch", e)),
+        Effect.retry({ schedule: busyBackoff, while: isTransientStorageError })
+      )
+
+    /**
+     * An outcome that cannot be written (a row SQLite refuses, a bug) is let go: it leaves the
+     * in-flight set, so its lease is no longer renewed, expires, and is rescued like a crashed
+     * worker's. Held, it would be renewed for ever.
+     */
+    const release = (o: Outcome, cause: Cause.Cause<unknown>) =>
+      Effect.logError("an outcome could not be written; its lease will expire and be rescued", cause).pipe(
+        Effect.annotateLogs({ delivery: o.row.id }),
+        Effect.zipRight(Effect.sync(() => {
+          if (inFlight.get(o.row.id)?.row.version === o.row.version) inFlight.delete(o.row.id)
+        })),
+        Effect.zipRight(freed.notify)
+      )
+
+    // A taken batch is persisted, retried in place while its error may pass. One that fails
+    // otherwise is written outcome by outcome, so one bad row cannot hold the others back.
+    // Only the wait for outcomes is interruptible. After the first outcome, one event-loop turn
+    // lets the rest of its batch finish and join it.
     const persistLoop = Effect.uninterruptibleMask((restore) =>
       restore(Queue.take(outcomes)).pipe(
         Effect.zipLeft(nextTurn),
         Effect.flatMap((first) => Effect.map(Queue.takeUpTo(outcomes, 999), (rest) => [first, ...rest])),
         Effect.flatMap((batch) =>
-          persistOutcomes(batch).pipe(
-            Effect.tapError((e) => Effect.logError("persisting outcomes failed; retrying the same batch", e)),
-            Effect.retry({ schedule: busyBackoff })
+          persistRetrying(batch).pipe(
+            Effect.catchAllCause((cause) => {
+              if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+              if (batch.length === 1) return release(batch[0]!, cause)
+              return Effect.forEach(batch, (o) =>
+                persistRetrying([o]).pipe(Effect.catchAllCause((c) => (Cause.isInterruptedOnly(c) ? Effect.failCause(c) : release(o, c)))),
+                { discard: true })
+            })
           )
         )
       ))

@@ -10,9 +10,25 @@ import { hideForeignTransaction } from "./internal/ownTransaction.js"
 import { makeWakeup } from "./internal/Wakeup.js"
 import { WriterDb } from "./WriterDb.js"
 
+const codeOf = (e: unknown) => {
+  if ((e as { _tag?: unknown } | null)?._tag !== "SqlError") return undefined
+  const code = ((e as SqlError).cause as { code?: unknown } | undefined)?.code
+  return typeof code === "string" ? code : undefined
+}
+
 const isBusy = (e: SqlError) => {
-  const code = (e.cause as { code?: unknown } | undefined)?.code
-  return typeof code === "string" && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
+  const code = codeOf(e)
+  return code !== undefined && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
+}
+
+/**
+ * A storage error that may pass if the same write is tried again: the lock, I/O, a full disk.
+ * Any other (a constraint, a value SQLite refuses) fails the same way every time.
+ */
+export const isTransientStorageError = (e: unknown) => {
+  const code = codeOf(e)
+  return code !== undefined && ["SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_FULL", "SQLITE_CANTOPEN", "SQLITE_PROTOCOL"]
+    .some((c) => code.startsWith(c))
 }
 
 /**

@@ -1,3 +1,4 @@
+import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { SinkFailure, type SinkReceipt } from "../../src/domain/Sink.js"
@@ -117,6 +118,28 @@ describe("Dispatcher", () => {
         const sent = yield* Effect.forEach(created, (c) =>
           eventually(deliveryOf(herald, c.notification.id), (d) => d.status === "sent", "sent"))
         expect(sent.map((d) => d.externalId?.length ?? null).sort()).toEqual([1_000, null, null, null, null])
+      }))
+    }))
+
+  it.scoped("an outcome SQLite refuses does not hold back the others: they are written, and its lease expires and is rescued", () =>
+    Effect.gen(function* () {
+      yield* withHerald((herald) => Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        // A real constraint failure on one row, standing in for a row a bug made unwritable.
+        yield* sql.unsafe(`CREATE TRIGGER test_poison BEFORE UPDATE OF status ON deliveries
+          WHEN NEW.status = 'sent' AND (SELECT title FROM notifications WHERE id = NEW.notification_id) = 'poison'
+          BEGIN SELECT RAISE(ABORT, 'poisoned row'); END`)
+        const titles = Array.from({ length: 40 }, (_, i) => (i === 17 ? "poison" : `ok ${i}`))
+        const created = yield* herald.enqueueMany(titles.map((title) => ({ kind: "k", title })))
+        for (const c of created.filter((c) => c.notification.title !== "poison")) {
+          yield* eventually(deliveryOf(herald, c.notification.id), (d) => d.status === "sent", "the others sent")
+        }
+        const poisoned = created.find((c) => c.notification.title === "poison")!.notification.id
+        const held = yield* deliveryOf(herald, poisoned)
+        expect(held.status).toBe("leased")
+        yield* TestClock.setTime(held.leaseExpiresAt! + 1)
+        const rescued = yield* eventually(deliveryOf(herald, poisoned), (d) => d.status === "retry_wait", "rescued")
+        expect(rescued).toMatchObject({ attempts: 1, lastErrorCode: "lease_expired" })
       }))
     }))
 
