@@ -19,8 +19,15 @@ const origin = (address: HttpServer.Address) => {
 
 const tokenAgain = "npm start -- token   (or: node dist/main.js token)"
 
-/** What a person needs to start using it; stderr, so stdout stays one JSON object per line. */
+/**
+ * What a person needs to start using it; stderr, so stdout stays one JSON object per line.
+ * The dashboard link carries the token only for a person at a terminal: stderr that goes to
+ * a log (systemd, a container) would keep it, and a token from HERALD_TOKEN is never echoed.
+ */
 const banner = (url: string, token: ApiToken["Type"], database: string) => {
+  const dashboard = token.source !== "env" && process.stderr.isTTY === true
+    ? `${url}/#token=${encodeURIComponent(Redacted.value(token.token))}`
+    : `${url}/   (add #token=<token> to the address)`
   const source = token.source === "env"
     ? "from HERALD_TOKEN"
     : token.source === "generated"
@@ -31,7 +38,7 @@ const banner = (url: string, token: ApiToken["Type"], database: string) => {
     `Herald is listening on ${url}`,
     `  API        ${url}/v1   (send Authorization: Bearer <token>)`,
     `  Docs       ${url}/docs   (OpenAPI: ${url}/openapi.json)`,
-    `  Dashboard  ${url}/#token=${encodeURIComponent(Redacted.value(token.token))}`,
+    `  Dashboard  ${dashboard}`,
     `  Token      ${source}`,
     `  Metrics    ${url}/metrics   Health ${url}/healthz`,
     "Ctrl-C stops it.",
@@ -76,6 +83,15 @@ const printToken = Effect.gen(function* () {
     })))
 })
 
+/** A startup failure as one line: its message, or for a listen error the system's reason and what to change. */
+const describe = (e: unknown): string => {
+  const { _tag, message, cause } = e as { _tag?: string; message?: string; cause?: { message?: string } }
+  if (_tag === "ServeError") {
+    return `cannot listen: ${cause?.message || "the server did not start"}; choose another HERALD_PORT or HERALD_HOST`
+  }
+  return message || String(e)
+}
+
 /** A startup error is one clear line on stderr and a non-zero exit. */
 const main = (process.argv[2] === "token" ? printToken : serve).pipe(
   Effect.catchAllCause((cause) => {
@@ -86,7 +102,7 @@ const main = (process.argv[2] === "token" ? printToken : serve).pipe(
       ? Cause.pretty(cause)
       : ConfigError.isConfigError(failure.value)
       ? String(failure.value)
-      : (failure.value as { message?: string }).message ?? String(failure.value)
+      : describe(failure.value)
     return Effect.sync(() => {
       process.stderr.write(`herald: ${message}\n`)
       process.exitCode = 1

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import Database from "better-sqlite3"
@@ -60,6 +61,35 @@ describe("the daemon", () => {
     const run = await daemon({ HERALD_DB: path.join(tmp(), "h.db"), HERALD_SYNC: "SOMETIMES" })
     expect(run.code).not.toBe(0)
     expect(run.stderr).toContain("HERALD_SYNC")
+  })
+
+  it("a port already in use is one line that says so and what to change", async () => {
+    const blocker = net.createServer()
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r))
+    const port = (blocker.address() as net.AddressInfo).port
+    const run = await daemon({ HERALD_DB: path.join(tmp(), "h.db"), HERALD_HOST: "127.0.0.1", HERALD_PORT: String(port) })
+    blocker.close()
+    expect(run.code).not.toBe(0)
+    expect(run.stderr.trim().split("\n")).toHaveLength(1)
+    expect(run.stderr).toMatch(/^herald: cannot listen: .*EADDRINUSE.*; choose another HERALD_PORT or HERALD_HOST/)
+  })
+
+  it("bad HERALD_TOKEN and HERALD_MAX_BODY_BYTES values name their variable; the token is not echoed", async () => {
+    const short = await daemon({ HERALD_DB: path.join(tmp(), "h.db"), HERALD_TOKEN: "short-secret" })
+    expect(short.code).not.toBe(0)
+    expect(short.stderr).toContain("HERALD_TOKEN")
+    expect(short.stderr).not.toContain("short-secret")
+    const body = await daemon({ HERALD_DB: path.join(tmp(), "h.db"), HERALD_MAX_BODY_BYTES: "-1" })
+    expect(body.code).not.toBe(0)
+    expect(body.stderr).toContain("HERALD_MAX_BODY_BYTES")
+  })
+
+  it("a token from HERALD_TOKEN is not printed in the banner", async () => {
+    const token = "a-token-from-the-environment-1234"
+    const run = await daemon({ HERALD_DB: path.join(tmp(), "h.db"), HERALD_TOKEN: token }, /running/)
+    expect(run.code).toBe(0)
+    expect(run.stderr).toContain("Dashboard")
+    expect(run.stderr + run.stdout).not.toContain(token)
   })
 
   it("a database from a newer Herald is refused with both versions", async () => {

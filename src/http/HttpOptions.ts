@@ -35,10 +35,14 @@ const fromEnv = Config.all({
     Config.validate({ message: "must be a port number, 0-65535", validation: (p) => p >= 0 && p <= 65_535 }),
     Config.withDefault(defaultHttpOptions.port)
   ),
-  token: Config.option(Config.redacted("HERALD_TOKEN").pipe(
-    Config.validate({ message: "must be at least 16 characters", validation: (t) => Redacted.value(t).length >= 16 })
-  )),
-  maxBodyBytes: Config.integer("HERALD_MAX_BODY_BYTES").pipe(Config.withDefault(defaultHttpOptions.maxBodyBytes))
+  // Validated as a string first, so the error names the variable; redacted after.
+  token: Config.option(Config.redacted(Config.string("HERALD_TOKEN").pipe(
+    Config.validate({ message: "must be at least 16 characters", validation: (t) => t.length >= 16 })
+  ))),
+  maxBodyBytes: Config.integer("HERALD_MAX_BODY_BYTES").pipe(
+    Config.validate({ message: "must be between 1024 and 67108864 (64 MiB)", validation: (n) => n >= 1_024 && n <= 64 * 1024 * 1024 }),
+    Config.withDefault(defaultHttpOptions.maxBodyBytes)
+  )
 })
 
 export class HttpOptions extends Context.Tag("herald/http/HttpOptions")<HttpOptions, HttpOptionsShape>() {
