@@ -34,6 +34,16 @@ async function refresh() {
   const r = await fetch("/v1/stats", { headers });
   document.getElementById("stats").textContent = r.ok ? JSON.stringify(await r.json(), null, 2) : (await r.json()).detail;
 }
+// Stats are counted over every delivery: at most one refresh a second however fast changes
+// arrive, and always one after the last of a burst.
+let refreshing = null, again = false;
+function refreshSoon() {
+  if (refreshing) { again = true; return; }
+  refreshing = refresh().catch(() => {}).then(() => new Promise((resolve) => setTimeout(resolve, 1000))).then(() => {
+    refreshing = null;
+    if (again) { again = false; refreshSoon(); }
+  });
+}
 function show(data) {
   const list = document.getElementById("events");
   const li = document.createElement("li");
@@ -60,7 +70,7 @@ async function follow() {
           const block = buf.slice(0, i); buf = buf.slice(i + 2);
           const id = /^id: (.*)$/m.exec(block), data = /^data: (.*)$/m.exec(block), ev = /^event: (.*)$/m.exec(block);
           if (id) last = id[1];
-          if (data && ev && ev[1] === "change") { show(data[1]); refresh(); }
+          if (data && ev && ev[1] === "change") { show(data[1]); refreshSoon(); }
         }
       }
     } catch (e) { auth.className = "err"; auth.textContent = String(e.message || e); }
