@@ -34,18 +34,24 @@ export class Broadcaster extends Effect.Service<Broadcaster>()("herald/Broadcast
 
     /**
      * Every change after `after`, then live ones, in order, each once. A start older than
-     * what retention kept first yields a Resync (the caller reloads state, then follows).
+     * what retention kept, or past the newest change, first yields a Resync (the caller
+     * reloads state, then follows).
      */
     const subscribe = (after: number): Stream.Stream<ChangeEvent | Resync> =>
       Stream.unwrapScoped(Effect.gen(function* () {
         const live = yield* PubSub.subscribe(hub) // before reading the backlog, so nothing falls between
         yield* Effect.acquireRelease(Effect.sync(() => subscribers++), () => Effect.sync(() => subscribers--))
-        const { oldest } = yield* Effect.orDie(own(store.bounds))
+        const { oldest, newest } = yield* Effect.orDie(own(store.bounds))
         let last = after
         const head: Array<ChangeEvent | Resync> = []
         if (oldest !== null && after < oldest - 1) {
           head.push(new Resync({ requestedAfter: after, oldestAvailable: oldest }))
           last = oldest - 1
+        } else if (after > (newest ?? 0)) {
+          // A cursor past the newest change (the database was restored from a backup): the
+          // changes the caller saw are gone. It reloads its state and follows from here.
+          head.push(new Resync({ requestedAfter: after, oldestAvailable: (newest ?? 0) + 1 }))
+          last = newest ?? 0
         }
         /**
          * Sequence numbers have no holes but the ones retention cuts: a hole in what the

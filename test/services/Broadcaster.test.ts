@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Option, Stream, TestClock } from "effect"
-import { ChangeEvent } from "../../src/domain/ChangeEvent.js"
+import { ChangeEvent, Resync } from "../../src/domain/ChangeEvent.js"
 import { eventually, memorySettings, withHerald } from "../support/herald.js"
 
 const key = (e: unknown) => (e instanceof ChangeEvent ? `${e.entity}:${e.event}` : "resync")
@@ -56,6 +56,17 @@ describe("change feed", () => {
         expect(new Set(all.map((e) => e.seq)).size).toBe(all.length)
         all.forEach((e, i) => i > 0 && expect(e.seq).toBeGreaterThan(all[i - 1]!.seq))
       }))
+    }))
+
+  it.scoped("a cursor past the newest change (a restored database) gets a Resync, then follows from the newest", () =>
+    Effect.gen(function* () {
+      yield* withHerald((herald) => Effect.gen(function* () {
+        const newest = yield* herald.latestSeq
+        const pull = yield* Stream.toPull(herald.subscribe(newest + 100).pipe(Stream.rechunk(1)))
+        expect(Chunk.toReadonlyArray(yield* pull)).toEqual([new Resync({ requestedAfter: newest + 100, oldestAvailable: newest + 1 })])
+        const { notification } = yield* herald.enqueue({ kind: "k", title: "after the restore" })
+        expect(Chunk.toReadonlyArray(yield* pull)[0]).toMatchObject({ seq: newest + 1, entity: "notification", entityId: notification.id })
+      }), { background: false })
     }))
 
   it.scoped("a subscriber that does not read never blocks the others, and later reads everything with no gap", () =>
