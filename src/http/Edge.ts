@@ -63,7 +63,9 @@ export const EdgeLive = HttpApiBuilder.middleware(Effect.gen(function* () {
         return respond(problemBody(413, "Payload too large", "PayloadTooLarge", `the request body is larger than ${options.maxBodyBytes} bytes`, { limitBytes: options.maxBodyBytes }), { connection: "close" })
       }
       const contentType = request.headers["content-type"]
-      if (contentType !== undefined && !contentType.includes("json") && Number(request.headers["content-length"] ?? 0) > 0) {
+      // A chunked body has no Content-Length: it counts as a body too (or a multipart one is parsed).
+      const hasBody = Number(request.headers["content-length"] ?? 0) > 0 || request.headers["transfer-encoding"] !== undefined
+      if (contentType !== undefined && !contentType.includes("json") && hasBody) {
         return respond(problemBody(415, "Unsupported media type", "UnsupportedMediaType", `send bodies as application/json, not ${contentType}`))
       }
       return yield* app.pipe(

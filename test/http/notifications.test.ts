@@ -84,6 +84,17 @@ layer(testServer({ maxBodyBytes: 4_096 }), { excludeTestServices: true })("HTTP 
       expect(small.status).toBe(201)
     }))
 
+  it.effect("a body that is not JSON answers 415, with or without Content-Length, and creates nothing", () =>
+    Effect.gen(function* () {
+      const form = "--b\r\ncontent-disposition: form-data; name=\"kind\"\r\n\r\nform\r\n--b\r\ncontent-disposition: form-data; name=\"title\"\r\n\r\nt\r\n--b--\r\n"
+      const sized = yield* call("POST", "/v1/notifications", { raw: form, headers: { "content-type": "multipart/form-data; boundary=b" } })
+      expect(sized.status).toBe(415)
+      const chunked = yield* postChunked("/v1/notifications", [form.slice(0, 40), form.slice(40)], "multipart/form-data; boundary=b")
+      expect(chunked.status).toBe(415)
+      expect(JSON.parse(chunked.body)).toMatchObject({ code: "UnsupportedMediaType" })
+      expect((yield* call("GET", "/v1/notifications?kind=form")).body.items).toEqual([])
+    }))
+
   it.effect("a request without a valid token answers 401 with a Bearer challenge", () =>
     Effect.gen(function* () {
       for (const auth of [false, "wrong-token-0123456789"] as const) {

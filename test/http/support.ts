@@ -143,13 +143,13 @@ export const useDesktopSink = Effect.gen(function* () {
 })
 
 /** A POST whose body is sent in chunks (Transfer-Encoding: chunked, no Content-Length). */
-export const postChunked = (path: string, chunks: ReadonlyArray<string>) =>
+export const postChunked = (path: string, chunks: ReadonlyArray<string>, contentType = "application/json") =>
   Effect.gen(function* () {
     const { url } = yield* TestServer
     return yield* Effect.async<{ status: number; body: string }, Error>((resume) => {
       const request = http.request(`${url}${path}`, {
         method: "POST",
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "transfer-encoding": "chunked" }
+        headers: { authorization: `Bearer ${token}`, "content-type": contentType, "transfer-encoding": "chunked" }
       }, (response) => {
         let body = ""
         response.setEncoding("utf8")
