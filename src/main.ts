@@ -5,6 +5,7 @@
 import { HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, ConfigError, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { ApiToken, readStoredToken } from "./http/ApiToken.js"
 import { DaemonConfig } from "./layers/Config.js"
@@ -73,6 +74,11 @@ const serve = Effect.gen(function* () {
 const printToken = Effect.gen(function* () {
   const config = yield* DaemonConfig
   if (process.env["HERALD_TOKEN"]) return yield* Effect.sync(() => process.stdout.write("the token is set by HERALD_TOKEN\n"))
+  // A mistyped HERALD_DB must not create (and migrate) an empty database just to find no token in it.
+  const file = path.resolve(config.database)
+  if (!fs.existsSync(file)) {
+    return yield* Effect.fail(new Error(`no database at ${file}: start the daemon once (npm start), or set HERALD_DB to the one it uses`))
+  }
   const stored = yield* readStoredToken.pipe(
     Effect.provide(Herald.layer({ database: config.database, sync: config.sync, runtime: { background: false } }))
   )
@@ -93,7 +99,8 @@ const describe = (e: unknown): string => {
 }
 
 /** A startup error is one clear line on stderr and a non-zero exit. */
-const main = (process.argv[2] === "token" ? printToken : serve).pipe(
+const command: Effect.Effect<unknown, unknown> = process.argv[2] === "token" ? printToken : serve
+const main = command.pipe(
   Effect.catchAllCause((cause) => {
     if (Cause.isInterruptedOnly(cause)) return Effect.void
     const failure = Cause.failureOption(cause)

@@ -15,9 +15,9 @@ interface Run {
 }
 
 /** Runs the daemon; `stopWhen` sends SIGINT once stdout matches it. */
-const daemon = (env: Record<string, string>, stopWhen?: RegExp) =>
+const daemon = (env: Record<string, string>, stopWhen?: RegExp, args: ReadonlyArray<string> = []) =>
   new Promise<Run>((resolve) => {
-    const child = spawn(process.execPath, [main], { env: { ...process.env, HERALD_PORT: "0", ...env }, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, [main, ...args], { env: { ...process.env, HERALD_PORT: "0", ...env }, stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
     let stopped = false
@@ -90,6 +90,21 @@ describe("the daemon", () => {
     expect(run.code).toBe(0)
     expect(run.stderr).toContain("Dashboard")
     expect(run.stderr + run.stdout).not.toContain(token)
+  })
+
+  it("`token` prints the stored token, and for a database that does not exist says so without creating it", async () => {
+    const dir = tmp()
+    const db = path.join(dir, "h.db")
+    const missing = await daemon({ HERALD_DB: db }, undefined, ["token"])
+    expect(missing.code).not.toBe(0)
+    expect(missing.stderr).toMatch(/^herald: no database at .*h\.db/)
+    expect(fs.existsSync(db)).toBe(false)
+    expect((await daemon({ HERALD_DB: db }, /running/)).code).toBe(0)
+    const printed = await daemon({ HERALD_DB: db }, undefined, ["token"])
+    expect(printed.code).toBe(0)
+    const stored = new Database(db, { readonly: true }).prepare("SELECT token FROM api_token").get() as { token: string }
+    expect(printed.stdout.trim()).toBe(stored.token)
+    fs.rmSync(dir, { recursive: true, force: true })
   })
 
   it("a database from a newer Herald is refused with both versions", async () => {
