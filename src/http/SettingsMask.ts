@@ -1,6 +1,7 @@
 /**
  * Secrets in the settings document leave the API masked; a masked value sent back in a PUT
- * keeps the stored secret. A masked value where nothing is stored is refused with its path.
+ * keeps the stored secret if its destination is unchanged. A masked value where nothing is
+ * stored, or whose destination changed, is refused with its path.
  */
 import { Effect, Schema } from "effect"
 import { InvalidInput } from "../domain/errors.js"
@@ -13,6 +14,16 @@ const secretFields: Readonly<Record<string, ReadonlyArray<string>>> = {
   webhook: ["secret"],
   email: ["password"],
   slack: ["url"]
+}
+
+/**
+ * Where each secret goes. A masked secret is kept only while these are unchanged: otherwise
+ * anyone allowed to edit settings could send the stored password to a server of their own.
+ */
+const boundTo: Readonly<Record<string, ReadonlyArray<string>>> = {
+  webhook: ["url"],
+  email: ["host", "port", "user", "secure"],
+  slack: []
 }
 
 type SinkDoc = Record<string, unknown>
@@ -46,8 +57,18 @@ export const unmaskSettings = (input: unknown, stored: Settings): Effect.Effect<
     for (const field of secretFields[String(copy["type"])] ?? []) {
       if (copy[field] !== masked) continue
       const previous = storedSinks[name] as SinkDoc | undefined
-      if (previous !== undefined && previous["type"] === copy["type"] && typeof previous[field] === "string") copy[field] = previous[field]
-      else issues.push({ path: `sinks.${name}.${field}`, message: "a masked value can only be sent back for a secret that is stored; send the real value" })
+      if (previous === undefined || previous["type"] !== copy["type"] || typeof previous[field] !== "string") {
+        issues.push({ path: `sinks.${name}.${field}`, message: "a masked value can only be sent back for a secret that is stored; send the real value" })
+        continue
+      }
+      // `secure` defaults to false: leaving it out is not a change.
+      const same = (f: string) => (f === "secure" ? (previous[f] === true) === (copy[f] === true) : previous[f] === copy[f])
+      const moved = (boundTo[String(copy["type"])] ?? []).filter((f) => !same(f))
+      if (moved.length > 0) {
+        issues.push({ path: `sinks.${name}.${field}`, message: `${moved.join(", ")} changed: send the real ${field} again, the stored one stays with its old destination` })
+        continue
+      }
+      copy[field] = previous[field]
     }
     restored[name] = copy
   }

@@ -34,6 +34,27 @@ layer(testServer(), { excludeTestServices: true })("HTTP settings", (it) => {
       expect(stored.sinks["chat"]).toMatchObject({ url: "https://hooks.slack.com/services/T/B/real" })
     }))
 
+  it.effect("a masked secret sent back with a new destination is refused: the stored secret never follows it", () =>
+    Effect.gen(function* () {
+      const herald = yield* Herald
+      const mail = { type: "email", host: "smtp.example.com", port: 587, user: "herald", password: "hunter2", from: "h@example.com", to: ["ops@example.com"] }
+      expect((yield* call("PUT", "/v1/settings", { body: { ...document, sinks: { ...document.sinks, mail } } })).status).toBe(200)
+      const got = (yield* call("GET", "/v1/settings")).body
+      const before = yield* herald.getSettings
+      const moved = yield* call("PUT", "/v1/settings", { body: { ...got, sinks: { ...got.sinks, mail: { ...got.sinks.mail, host: "attacker.example.net" } } } })
+      expect(moved.status).toBe(400)
+      expect(moved.body.path).toBe("sinks.mail.password")
+      expect(moved.body.detail).toContain("host changed")
+      const hook = yield* call("PUT", "/v1/settings", { body: { ...got, sinks: { ...got.sinks, hook: { ...got.sinks.hook, url: "https://attacker.example.net/h" } } } })
+      expect(hook.status).toBe(400)
+      expect(hook.body.path).toBe("sinks.hook.secret")
+      expect(yield* herald.getSettings).toEqual(before)
+      // With the real secret sent again, the new destination is accepted.
+      const resent = yield* call("PUT", "/v1/settings", { body: { ...got, sinks: { ...got.sinks, mail: { ...got.sinks.mail, host: "smtp2.example.com", password: "new-secret" } } } })
+      expect(resent.status).toBe(200)
+      expect((yield* herald.getSettings).sinks["mail"]).toMatchObject({ host: "smtp2.example.com", password: "new-secret" })
+    }))
+
   it.effect("an unknown sink type or a bad policy answers 400 with the field path and changes nothing", () =>
     Effect.gen(function* () {
       const herald = yield* Herald
