@@ -51,6 +51,8 @@ export const sseResponse = (request: HttpServerRequest.HttpServerRequest, events
       (stream) =>
         Stream.unwrapScoped(Effect.gen(function* () {
           yield* Effect.acquireRelease(metrics.sseOpened, () => metrics.sseClosed)
+          // Shutdown waits for the stream to end (it ends on draining) and its last chunk to go out.
+          yield* draining.hold
           yield* Effect.forkScoped(watchStall(request, options.sseStallMs, metrics.sseDropped("slow_client")))
           return stream
         }))

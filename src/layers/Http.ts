@@ -43,6 +43,8 @@ const drainOnClose = Layer.scopedDiscard(Effect.gen(function* () {
       node.close()
       node.closeIdleConnections()
       yield* draining.idle.pipe(Effect.timeoutOption(Duration.millis(options.shutdownGraceMs)))
+      // One event-loop turn: bodies that just ended (SSE streams) write their last chunk first.
+      yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
       node.closeAllConnections()
     }))
 }))

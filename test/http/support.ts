@@ -93,13 +93,17 @@ export const openSse = (path: string, headers: Record<string, string> = {}) =>
       fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}`, ...headers }, signal: controller.signal }))
     const frames: Array<SseFrame> = []
     let ended = false
+    let complete = false
     let buffer = ""
     const pump = (async () => {
       const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
       try {
         for (;;) {
           const { value, done } = await reader.read()
-          if (done) break
+          if (done) {
+            complete = true // the server ended the body; a cut connection throws instead
+            break
+          }
           buffer += value
           let i: number
           while ((i = buffer.indexOf("\n\n")) >= 0) {
@@ -129,6 +133,8 @@ export const openSse = (path: string, headers: Record<string, string> = {}) =>
       /** The change events received so far (parsed data of `event: change`). */
       changes: () => frames.filter((f) => f.event === "change").map((f) => JSON.parse(f.data!) as { seq: number; entity: string; entityId: string; event: string }),
       ended: () => ended,
+      /** Whether the stream ended as the server's body ended, not by a cut connection. */
+      endedCleanly: () => complete,
       close: Effect.promise(async () => {
         controller.abort()
         await pump
