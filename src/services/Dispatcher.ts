@@ -190,6 +190,11 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
           }))
         }))
 
+    /** Drops an outcome's delivery from the in-flight set, unless a newer lease of it (re-claimed meanwhile) is there. */
+    const forget = (o: Outcome) => {
+      if (inFlight.get(o.row.id)?.row.version === o.row.version) inFlight.delete(o.row.id)
+    }
+
     /** Persists a batch of outcomes; a stale one (its lease was rescued meanwhile) changes nothing. */
     const persistOutcomes = Effect.fn("Dispatcher.persistOutcomes")(function* (batch: ReadonlyArray<Outcome>) {
       const settings = yield* settingsStore.get
@@ -217,8 +222,7 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
           Effect.annotateLogs({ deliveries: stale.map((t) => t.id).join(","), owner: config.owner })
         )
       }
-      // A stale outcome must not drop a newer lease of the same delivery (re-claimed meanwhile).
-      for (const o of batch) if (inFlight.get(o.row.id)?.row.version === o.row.version) inFlight.delete(o.row.id)
+      for (const o of batch) forget(o)
       yield* freed.notify
       // A retry was scheduled: the claim loop may be idling until a later due time.
       if (transitions.some((t) => t.status === "retry_wait")) yield* work.notify
@@ -239,9 +243,7 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
     const release = (o: Outcome, cause: Cause.Cause<unknown>) =>
       Effect.logError("an outcome could not be written; its lease will expire and be rescued", cause).pipe(
         Effect.annotateLogs({ delivery: o.row.id }),
-        Effect.zipRight(Effect.sync(() => {
-          if (inFlight.get(o.row.id)?.row.version === o.row.version) inFlight.delete(o.row.id)
-        })),
+        Effect.zipRight(Effect.sync(() => forget(o))),
         Effect.zipRight(freed.notify)
       )
 

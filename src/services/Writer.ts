@@ -16,7 +16,7 @@ const codeOf = (e: unknown) => {
   return typeof code === "string" ? code : undefined
 }
 
-const isBusy = (e: SqlError) => {
+const isBusy = (e: unknown) => {
   const code = codeOf(e)
   return code !== undefined && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
 }
@@ -44,7 +44,7 @@ const busyRetry = Schedule.exponential("20 millis").pipe(
 
 /** Retries `effect` while it fails because another process holds the write lock (or `also` says to). */
 export const retryWhileBusy = <A, E, R>(effect: Effect.Effect<A, E, R>, also: (e: E) => boolean = () => false) =>
-  Effect.retry(effect, { schedule: busyRetry, while: (e) => ((e as { _tag?: string })._tag === "SqlError" && isBusy(e as SqlError)) || also(e) })
+  Effect.retry(effect, { schedule: busyRetry, while: (e) => isBusy(e) || also(e) })
 
 export class Writer extends Effect.Service<Writer>()("herald/Writer", {
   effect: Effect.gen(function* () {
