@@ -44,7 +44,7 @@ layer(testServer(), { excludeTestServices: true })("dashboard (Chromium)", (it) 
       const page = yield* open(browser, `${url}/#token=${token}`)
       // The fragment is gone from the address bar and history; the token is kept for the tab.
       expect(page.url()).toBe(`${url}/`)
-      expect(yield* Effect.promise(() => page.evaluate(() => sessionStorage.getItem("herald.token")))).toBe(token)
+      expect(yield* Effect.promise(() => page.evaluate(`sessionStorage.getItem("herald.token")`))).toBe(token)
       // Stats come from /v1/stats with the token: the pending delivery is counted.
       yield* waitFor(page, `document.getElementById("stats").textContent.includes('"pending"')`)
       expect(JSON.parse(yield* text(page, "#stats"))).toMatchObject({ byStatus: { pending: 1 } })
