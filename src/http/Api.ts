@@ -182,12 +182,18 @@ export class DeliveriesGroup extends HttpApiGroup.make("deliveries")
 
 // ---- change feed, settings, operations -------------------------------------------------
 
+const changeEntities: ReadonlyArray<string> = ["notification", "delivery", "settings"]
+const ChangeEntity = Schema.Trim.pipe(Schema.filter((e) => changeEntities.includes(e) || `expected notification, delivery or settings, not ${JSON.stringify(e)}`))
+/** `?entity=notification,delivery`: which entities' changes to stream; an unknown one is a 400, not a silent filter. */
+const ChangeEntities = Schema.compose(Schema.split(","), Schema.NonEmptyArray(ChangeEntity))
+  .annotations({ description: "comma-separated entities: notification, delivery, settings" })
+
 export class EventsGroup extends HttpApiGroup.make("events")
   .add(
     HttpApiEndpoint.get("events", "/events")
       .setUrlParams(Schema.Struct({
         after: Schema.optional(Seq),
-        entity: Schema.optional(Schema.String.annotations({ description: "comma-separated entities: notification, delivery, settings" }))
+        entity: Schema.optional(ChangeEntities)
       }))
       .setHeaders(Schema.Struct({ "last-event-id": Schema.optional(Seq) }))
       .addSuccess(HttpApiSchema.Text({ contentType: "text/event-stream" }))

@@ -56,6 +56,20 @@ layer(testServer(), { excludeTestServices: true })("HTTP change feed (SSE)", (it
       expect(new Set(sse.changes().map((e) => e.entity))).toEqual(new Set(["notification"]))
     }))
 
+  it.effect("?entity= with an unknown entity, an empty item or a bad cursor is a 400 that names the parameter", () =>
+    Effect.gen(function* () {
+      for (const query of ["entity=notifications", "entity=notification,,delivery", "entity=", "after=abc", "after=-1"]) {
+        const r = yield* call("GET", `/v1/events?${query}`)
+        expect(r.status, query).toBe(400)
+        expect(r.body.code).toBe("InvalidInput")
+        expect(r.body.detail).toContain(query.split("=")[0])
+      }
+      // Spaces around names are allowed; the stream opens.
+      const sse = yield* openSse("/v1/events?entity=notification,%20delivery")
+      expect(sse.status).toBe(200)
+      yield* sse.close
+    }))
+
   it.effect("a client that stops reading is disconnected, and does not slow a client that reads", () =>
     Effect.gen(function* () {
       const herald = yield* Herald

@@ -68,6 +68,20 @@ layer(testServer({ maxBodyBytes: 4_096 }), { excludeTestServices: true })("HTTP 
       expect(after.body.items).toEqual(before.body.items)
     }))
 
+  it.effect("a bad query parameter answers 400 with one issue that says what was expected", () =>
+    Effect.gen(function* () {
+      const cases: ReadonlyArray<readonly [string, string, string]> = [
+        ["priority=loud", "priority", 'Expected one of "low", "normal", "high", "urgent", actual "loud"'],
+        ["since=x", "since", 'Unable to decode "x" into a number'],
+        ["limit=0", "limit", "Expected a number between 1 and 1000, actual 0"]
+      ]
+      for (const [query, path, message] of cases) {
+        const reply = yield* call("GET", `/v1/notifications?${query}`)
+        expect(reply.status).toBe(400)
+        expect(reply.body.issues).toEqual([{ path, message }])
+      }
+    }))
+
   it.effect("a body over the limit answers 413, with or without Content-Length", () =>
     Effect.gen(function* () {
       const big = { kind: "k", title: "t", body: "x".repeat(10_000) }

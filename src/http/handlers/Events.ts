@@ -17,7 +17,7 @@ export const EventsLive = HttpApiBuilder.group(HeraldApi, "events", (handlers) =
       Effect.gen(function* () {
         // A reconnecting EventSource sends Last-Event-ID; it wins over the ?after= of the original URL.
         const after = headers["last-event-id"] ?? urlParams.after ?? (yield* herald.latestSeq)
-        const entities = urlParams.entity === undefined ? undefined : new Set(urlParams.entity.split(",").map((s) => s.trim()))
+        const entities = urlParams.entity === undefined ? undefined : new Set<string>(urlParams.entity)
         const events = entities === undefined
           ? herald.subscribe(after)
           : Stream.filter(herald.subscribe(after), (e) => !(e instanceof ChangeEvent) || entities.has(e.entity))
