@@ -303,12 +303,24 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/Deliv
         f.sink !== undefined ? sql`sink = ${f.sink}` : sql`1 = 1`
       ])} ORDER BY id LIMIT ${limit}`.pipe(Effect.map((r) => r.map((x) => x.id)))
 
+    /** Deliveries by sink and status, from the trigger-kept `delivery_counts` (migration 0005). */
     const counts = read<{ sink: string; status: DeliveryStatus; n: number }>`
-      SELECT sink, status, count(*) AS n FROM deliveries GROUP BY sink, status`
+      SELECT sink, status, n FROM delivery_counts WHERE n > 0`
 
+    /**
+     * The oldest due time among waiting deliveries, if it has come. One index search per sink:
+     * a single min() over the (sink, next_attempt_at) index would read every waiting delivery.
+     */
     const oldestDueAt = (now: number) =>
-      read<{ at: number | null }>`SELECT min(next_attempt_at) AS at FROM deliveries
-        WHERE status IN ('pending', 'retry_wait') AND next_attempt_at <= ${now}`.pipe(Effect.map((r) => r[0]?.at ?? null))
+      read<{ at: number | null }>`SELECT min(at) AS at FROM (
+          SELECT (SELECT min(next_attempt_at) FROM deliveries
+                  WHERE sink = s.sink AND status IN ('pending', 'retry_wait')) AS at
+          FROM (SELECT DISTINCT sink FROM delivery_counts WHERE status IN ('pending', 'retry_wait') AND n > 0) AS s)`.pipe(
+        Effect.map((r) => {
+          const at = r[0]?.at ?? null
+          return at !== null && at <= now ? at : null
+        })
+      )
 
     return {
       insertMany,
