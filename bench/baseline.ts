@@ -4,7 +4,8 @@
  * with Herald's own statement shapes (32 rows to a multi-row INSERT, 32 fenced updates to an
  * UPDATE ... FROM VALUES), so the ratio compares the runtime, not the SQL.
  * - `claim`: a delivery waits and is claimed (notification insert, pending delivery insert,
- *   claim update, sent update, attempt insert, and the four change_log rows of the triggers).
+ *   claim update, sent update, attempt insert, and what the triggers write: four change_log rows
+ *   and the delivery_counts updates).
  * - `handoff`: the fewest writes Herald's contract allows, its direct hand-off (the delivery is
  *   created leased: no claim update and one change_log row less). This is the ceiling of any
  *   end-to-end figure on the machine at hand.
