@@ -57,10 +57,14 @@ describe("the daemon", () => {
     expect(run.stderr).toMatch(/^herald: .*does not exist/)
   })
 
-  it("a bad HERALD_SYNC names the variable", async () => {
+  it("a bad HERALD_SYNC or retention names the variable and what it must be", async () => {
     const run = await daemon({ HERALD_DB: path.join(tmp(), "h.db"), HERALD_SYNC: "SOMETIMES" })
     expect(run.code).not.toBe(0)
     expect(run.stderr).toContain("HERALD_SYNC")
+    const history = await daemon({ HERALD_DB: path.join(tmp(), "h.db"), HERALD_HISTORY_RETENTION_DAYS: "-3" })
+    expect(history.code).not.toBe(0)
+    expect(history.stderr).toContain("HERALD_HISTORY_RETENTION_DAYS")
+    expect(history.stderr).toContain("0 (keep for ever) or more")
   })
 
   it("a port already in use is one line that says so and what to change", async () => {

@@ -7,5 +7,9 @@ export const DaemonConfig = Config.all({
   changeRetentionHours: Config.number("HERALD_CHANGE_RETENTION_HOURS").pipe(
     Config.validate({ message: "must be a number of hours greater than 0", validation: (h) => h > 0 }),
     Config.withDefault(168)
+  ),
+  historyRetentionDays: Config.number("HERALD_HISTORY_RETENTION_DAYS").pipe(
+    Config.validate({ message: "must be a number of days, 0 (keep for ever) or more", validation: (d) => d >= 0 && Number.isFinite(d) }),
+    Config.withDefault(30)
   )
 })

@@ -18,6 +18,8 @@ import { Enqueuer } from "../services/Enqueuer.js"
 import { NotificationFilter, NotificationStore } from "../services/NotificationStore.js"
 import { OperatorCommands } from "../services/OperatorCommands.js"
 import { PullSinks } from "../services/PullSinks.js"
+import { HistoryRetention } from "../services/HistoryRetention.js"
+import { HistoryStore } from "../services/HistoryStore.js"
 import { Retention } from "../services/Retention.js"
 import { Router } from "../services/Router.js"
 import { RuntimeConfig, type RuntimeOptions } from "../services/RuntimeConfig.js"
@@ -155,11 +157,12 @@ const heraldLayer = (config: HeraldConfig) => {
     NotificationStore.Default,
     DeliveryStore.Default,
     ChangeLogStore.Default,
+    HistoryStore.Default,
     Sinks.layer
   ).pipe(Layer.provideMerge(base))
   const routing = Layer.mergeAll(Router.Default, Broadcaster.Default).pipe(Layer.provideMerge(stores))
   const supervised = Supervisor.Default.pipe(Layer.provideMerge(Dispatcher.Default.pipe(Layer.provideMerge(routing))))
   const commands = Layer.mergeAll(Enqueuer.Default, OperatorCommands.Default, PullSinks.Default).pipe(Layer.provideMerge(supervised))
-  const runtime = Retention.Default.pipe(Layer.provideMerge(commands))
+  const runtime = Layer.mergeAll(Retention.Default, HistoryRetention.Default).pipe(Layer.provideMerge(commands))
   return Layer.effect(Herald, make).pipe(Layer.provideMerge(runtime))
 }

@@ -16,6 +16,11 @@ export interface RuntimeOptions {
   readonly feedPollMs: number
   /** How long change_log keeps a change: a subscriber resuming from an older one gets a Resync. */
   readonly changeRetentionMs: number
+  /**
+   * How long a notification whose deliveries are all over (sent, skipped, cancelled) is kept,
+   * with its deliveries and attempts; 0 keeps them for ever. Dead letters are kept until requeued.
+   */
+  readonly historyRetentionMs: number
 }
 
 export const makeOwner = () => `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`
@@ -26,7 +31,8 @@ export const defaultRuntimeOptions = (): RuntimeOptions => ({
   claimBatch: 500,
   maxInFlight: 2_000,
   feedPollMs: 250,
-  changeRetentionMs: 7 * 24 * 60 * 60 * 1_000
+  changeRetentionMs: 7 * 24 * 60 * 60 * 1_000,
+  historyRetentionMs: 30 * 24 * 60 * 60 * 1_000
 })
 
 export class RuntimeConfig extends Context.Tag("herald/RuntimeConfig")<RuntimeConfig, RuntimeOptions>() {

@@ -1,0 +1,58 @@
+/**
+ * Finished history in SQLite: notifications whose every delivery is over (sent, skipped or
+ * cancelled), with their deliveries and attempt rows. SQL only here; HistoryRetention decides when.
+ */
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+
+/** What one sweep step examined and removed. */
+export interface SweepStep {
+  /** Notifications deleted (with their deliveries and attempts). */
+  readonly deleted: number
+  /** The last notification id examined: the next step starts after it. */
+  readonly cursor: string
+  /** The step reached notifications too recent to delete (or the end): the sweep is over. */
+  readonly done: boolean
+}
+
+/** Delivery statuses after which nothing more can happen to a notification without a person. */
+const over = "('sent', 'skipped', 'cancelled')"
+
+export class HistoryStore extends Effect.Service<HistoryStore>()("herald/HistoryStore", {
+  effect: Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+
+    /**
+     * One step of a sweep in id order (ids grow with time): examines at most `limit`
+     * notifications after `cursor`, stops at the first created at or after `before`, and deletes
+     * those that were routed and whose deliveries are all over. A notification with a dead, waiting
+     * or leased delivery is kept. Runs inside the caller's write transaction.
+     */
+    const sweep = (cursor: string, before: number, limit: number) =>
+      Effect.gen(function* () {
+        const candidates = yield* sql<{ id: string; createdAt: number; keep: number }>`
+          SELECT n.id, n.created_at AS createdAt,
+                 n.routed_at IS NULL OR EXISTS (
+                   SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.status NOT IN ${sql.literal(over)}
+                 ) AS keep
+          FROM notifications n WHERE n.id > ${cursor} ORDER BY n.id LIMIT ${limit}`
+        const expired = candidates.findIndex((c) => c.createdAt >= before)
+        const examined = expired === -1 ? candidates : candidates.slice(0, expired)
+        const ids = examined.filter((c) => !c.keep).map((c) => c.id)
+        if (ids.length > 0) {
+          const list = JSON.stringify(ids)
+          yield* sql`DELETE FROM delivery_attempts WHERE delivery_id IN (
+                       SELECT d.id FROM deliveries d WHERE d.notification_id IN (SELECT value FROM json_each(jsonb(${list}))))`
+          yield* sql`DELETE FROM deliveries WHERE notification_id IN (SELECT value FROM json_each(jsonb(${list})))`
+          yield* sql`DELETE FROM notifications WHERE id IN (SELECT value FROM json_each(jsonb(${list})))`
+        }
+        return {
+          deleted: ids.length,
+          cursor: examined.at(-1)?.id ?? cursor,
+          done: expired !== -1 || candidates.length < limit
+        } satisfies SweepStep
+      })
+
+    return { sweep } as const
+  })
+}) {}
