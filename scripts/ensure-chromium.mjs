@@ -19,7 +19,8 @@ if (!canInstall) {
   process.exit(1)
 }
 console.error("herald: installing Debian's chromium for the browser tests (apt-get, about a minute) ...")
-const apt = (args) => execSync(`apt-get ${args}`, { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } })
+// A fresh VM may hold the dpkg lock for a while (unattended upgrades): wait for it.
+const apt = (args) => execSync(`apt-get -o DPkg::Lock::Timeout=180 ${args}`, { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } })
 try {
   apt("install -y chromium")
 } catch {

@@ -61,10 +61,10 @@ describe("the daemon", () => {
     const run = await daemon({ HERALD_DB: path.join(tmp(), "h.db"), HERALD_SYNC: "SOMETIMES" })
     expect(run.code).not.toBe(0)
     expect(run.stderr).toContain("HERALD_SYNC")
-    const history = await daemon({ HERALD_DB: path.join(tmp(), "h.db"), HERALD_HISTORY_RETENTION_DAYS: "-3" })
+    const history = await daemon({ HERALD_DB: path.join(tmp(), "h.db"), HERALD_HISTORY_RETENTION_DAYS: "0.5" })
     expect(history.code).not.toBe(0)
     expect(history.stderr).toContain("HERALD_HISTORY_RETENTION_DAYS")
-    expect(history.stderr).toContain("0 (keep for ever) or more")
+    expect(history.stderr).toContain("at least 1")
   })
 
   it("a port already in use is one line that says so and what to change", async () => {

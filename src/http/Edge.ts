@@ -7,46 +7,11 @@ import { HttpApiBuilder, type HttpApp, HttpServerRequest, type HttpServerRespons
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
 import { Cause, Effect, Option } from "effect"
+import { type DecodeIssue, tidyIssues } from "./decodeIssues.js"
 import { Draining } from "./Draining.js"
 import { HttpOptions } from "./HttpOptions.js"
 import { Metrics } from "./Metrics.js"
 import { declaredTags, problemBody, respond } from "./Problem.js"
-
-interface DecodeIssue {
-  readonly path: ReadonlyArray<PropertyKey>
-  readonly message: string
-}
-
-type Issue = { readonly path: string; readonly message: string }
-
-const isOptionalNoise = (i: Issue) => i.message.startsWith("Expected undefined")
-const literalMiss = /^Expected ("(?:[^"\\]|\\.)*"), actual (.*)$/
-
-/**
- * Decode issues as a person should read them. An optional field with a bad value fails twice, at
- * the value and at the optional ("Expected undefined"); the second is dropped once the first is
- * there. A value outside a set of literals fails once per literal; those become one issue.
- */
-const tidyIssues = (issues: ReadonlyArray<Issue>): ReadonlyArray<Issue> => {
-  const kept = issues.filter((i) =>
-    !isOptionalNoise(i) || !issues.some((o) => o !== i && !isOptionalNoise(o) && (o.path === i.path || o.path.startsWith(`${i.path}.`))))
-  const out: Array<Issue> = []
-  const literals = new Map<string, { expected: Array<string>; actual: string; at: number }>()
-  for (const i of kept) {
-    const m = literalMiss.exec(i.message)
-    const group = m === null ? undefined : literals.get(`${i.path}\u0000${m[2]}`)
-    if (m === null) out.push(i)
-    else if (group !== undefined) group.expected.push(m[1]!)
-    else {
-      literals.set(`${i.path}\u0000${m[2]}`, { expected: [m[1]!], actual: m[2]!, at: out.length })
-      out.push(i)
-    }
-  }
-  for (const [key, g] of literals) {
-    if (g.expected.length > 1) out[g.at] = { path: key.slice(0, key.indexOf("\u0000")), message: `Expected one of ${g.expected.join(", ")}, actual ${g.actual}` }
-  }
-  return out
-}
 
 const tagOf = (u: unknown) => (typeof u === "object" && u !== null && "_tag" in u ? String(u._tag) : undefined)
 
@@ -57,7 +22,7 @@ const problemOf = (cause: Cause.Cause<unknown>, limitBytes: number): HttpServerR
     const e = failure.value
     const tag = tagOf(e)
     if (tag === "HttpApiDecodeError") {
-      const issues = tidyIssues((e as { issues: ReadonlyArray<DecodeIssue> }).issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message })))
+      const issues = tidyIssues((e as { issues: ReadonlyArray<DecodeIssue> }).issues)
       const detail = `invalid request: ${issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; ")}`
       return respond(problemBody(400, "Invalid input", "InvalidInput", detail, { issues }))
     }

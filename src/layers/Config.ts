@@ -9,7 +9,8 @@ export const DaemonConfig = Config.all({
     Config.withDefault(168)
   ),
   historyRetentionDays: Config.number("HERALD_HISTORY_RETENTION_DAYS").pipe(
-    Config.validate({ message: "must be a number of days, 0 (keep for ever) or more", validation: (d) => d >= 0 && Number.isFinite(d) }),
+    // At least a day: an Idempotency-Key binds for 24 h, and a retry must find its notification.
+    Config.validate({ message: "must be 0 (keep for ever) or a number of days, at least 1", validation: (d) => d === 0 || (d >= 1 && Number.isFinite(d)) }),
     Config.withDefault(30)
   )
 })

@@ -1,8 +1,8 @@
 /**
- * History retention: notifications whose deliveries are all over (sent, skipped or cancelled)
- * are deleted, with their deliveries and attempt rows, once older than `historyRetentionMs`.
- * A dead-lettered, waiting or leased delivery keeps its notification until it is over. Without
- * this the tables grow with every notification ever sent.
+ * History retention: a notification whose deliveries are all over (sent, skipped or cancelled)
+ * is deleted, with its deliveries and attempt rows, `historyRetentionMs` after the last of them
+ * finished. A dead-lettered, waiting or leased delivery keeps its notification until it is over.
+ * Without this the tables grow with every notification ever sent.
  *
  * Once a minute a sweep walks notifications in id order (ids grow with time) in short write
  * transactions, from where the last step stopped, until it reaches ones too recent to go; then

@@ -25,15 +25,21 @@ export class HistoryStore extends Effect.Service<HistoryStore>()("herald/History
     /**
      * One step of a sweep in id order (ids grow with time): examines at most `limit`
      * notifications after `cursor`, stops at the first created at or after `before`, and deletes
-     * those that were routed and whose deliveries are all over. A notification with a dead, waiting
-     * or leased delivery is kept. Runs inside the caller's write transaction.
+     * those that were routed and whose deliveries were all over before `before`. A notification
+     * with a dead, waiting or leased delivery is kept, and so is one that finished since (a dead
+     * letter requeued and sent lately). Runs inside the caller's write transaction.
+     *
+     * Stopping at the first recent id assumes ids grow with creation time: after the clock of a
+     * process stepped back, its later ids run ahead of their time and are swept a little late,
+     * never early.
      */
     const sweep = (cursor: string, before: number, limit: number) =>
       Effect.gen(function* () {
         const candidates = yield* sql<{ id: string; createdAt: number; keep: number }>`
           SELECT n.id, n.created_at AS createdAt,
                  n.routed_at IS NULL OR EXISTS (
-                   SELECT 1 FROM deliveries d WHERE d.notification_id = n.id AND d.status NOT IN ${sql.literal(over)}
+                   SELECT 1 FROM deliveries d WHERE d.notification_id = n.id
+                     AND (d.status NOT IN ${sql.literal(over)} OR d.updated_at >= ${before})
                  ) AS keep
           FROM notifications n WHERE n.id > ${cursor} ORDER BY n.id LIMIT ${limit}`
         const expired = candidates.findIndex((c) => c.createdAt >= before)

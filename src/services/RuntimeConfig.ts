@@ -17,8 +17,10 @@ export interface RuntimeOptions {
   /** How long change_log keeps a change: a subscriber resuming from an older one gets a Resync. */
   readonly changeRetentionMs: number
   /**
-   * How long a notification whose deliveries are all over (sent, skipped, cancelled) is kept,
-   * with its deliveries and attempts; 0 keeps them for ever. Dead letters are kept until requeued.
+   * How long a notification whose deliveries are all over (sent, skipped, cancelled) is kept after
+   * the last one finished, with its deliveries and attempts; 0 keeps them for ever. Dead letters
+   * are kept until requeued. Its dedupe key is remembered as long as it is kept, so over HTTP keep
+   * it at least as long as an Idempotency-Key binds (24 h), as the daemon's setting requires.
    */
   readonly historyRetentionMs: number
 }

@@ -29,7 +29,7 @@ const exists = (herald: Herald["Type"], id: string) =>
   herald.getNotification(id).pipe(Effect.as(true), Effect.catchTag("NotificationNotFound", () => Effect.succeed(false)))
 
 describe("history retention", () => {
-  it.scoped("deletes old notifications whose deliveries are all over, with their rows; keeps dead letters, unfinished ones and recent ones", () =>
+  it.scoped("deletes old notifications whose deliveries are all over, with their rows; keeps dead letters, unfinished ones and recently finished ones", () =>
     withHerald((herald) => Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
       const retention = yield* HistoryRetention
@@ -67,7 +67,8 @@ describe("history retention", () => {
       expect((yield* herald.enqueue({ kind: "k", title: "again", dedupeKey: "once" })).created).toBe(true)
       expect(yield* retention.pruneOnce()).toBe(0)
 
-      // A dead letter requeued and sent later goes on a later sweep; the leased one stays.
+      // A dead letter requeued and sent later is kept a full retention after it was sent, not
+      // after it was created; the leased one stays.
       yield* herald.requeue((yield* deskDelivery(herald, dead)).id)
       yield* TestClock.setTime(61_000)
       // Everything due is claimed; only the requeued one is acked, the others stay leased.
@@ -75,9 +76,12 @@ describe("history retention", () => {
       const requeued = claimed.find((c) => c.notification.id === dead)!.delivery
       yield* herald.ack(requeued.id, { owner: "me", version: requeued.version })
       yield* TestClock.setTime(120_000)
-      expect(yield* retention.pruneOnce()).toBe(2) // the requeued one and the recent one
-      expect(yield* exists(herald, dead)).toBe(false)
+      expect(yield* retention.pruneOnce()).toBe(1) // the recent one, sent at 30 s
       expect(yield* exists(herald, recent)).toBe(false)
+      expect(yield* exists(herald, dead)).toBe(true)
+      yield* TestClock.setTime(121_001)
+      expect(yield* retention.pruneOnce()).toBe(1)
+      expect(yield* exists(herald, dead)).toBe(false)
       expect(yield* exists(herald, leased)).toBe(true)
     }), { background: false, historyRetentionMs: 60_000 }, settings))
 

@@ -1,0 +1,48 @@
+import { describe, expect, it } from "@effect/vitest"
+import fc from "fast-check"
+import { tidyIssues } from "../../src/http/decodeIssues.js"
+
+describe("tidyIssues", () => {
+  it("folds literal misses at one path into one issue, and keeps paths that only look alike apart", () => {
+    expect(tidyIssues([
+      { path: ["a.b"], message: 'Expected "x", actual "z"' },
+      { path: ["a", "b"], message: 'Expected "y", actual "z"' },
+      { path: ["a", "b"], message: 'Expected "w", actual "z"' },
+      { path: ["k\u0000tail"], message: 'Expected "x", actual "z"' },
+      { path: ["k\u0000tail"], message: 'Expected "y", actual "z"' }
+    ])).toEqual([
+      { path: "a.b", message: 'Expected "x", actual "z"' },
+      { path: "a.b", message: 'Expected one of "y", "w", actual "z"' },
+      { path: "k\u0000tail", message: 'Expected one of "x", "y", actual "z"' }
+    ])
+  })
+
+  it("drops an optional's 'Expected undefined' only when a real issue sits at or under its path", () => {
+    expect(tidyIssues([
+      { path: ["limit"], message: "Expected a number" },
+      { path: ["limit"], message: 'Expected undefined, actual "x"' },
+      { path: ["ab"], message: 'Expected undefined, actual "y"' },
+      { path: ["abc"], message: "Expected a string" }
+    ])).toEqual([
+      { path: "limit", message: "Expected a number" },
+      { path: "ab", message: 'Expected undefined, actual "y"' },
+      { path: "abc", message: "Expected a string" }
+    ])
+  })
+
+  it("never drops or changes an issue that is neither a literal miss nor an optional's echo", () => {
+    const key = fc.constantFrom("a", "b", "a.b", "0")
+    const issue = fc.record({
+      path: fc.array(key, { maxLength: 3 }),
+      message: fc.oneof(fc.constantFrom("Expected a number", "is missing", 'Expected undefined, actual "1"'), fc.constantFrom("x", "y").map((v) => `Expected "${v}", actual "q"`))
+    })
+    fc.assert(fc.property(fc.array(issue, { maxLength: 12 }), (issues) => {
+      const out = tidyIssues(issues)
+      expect(out.length).toBeLessThanOrEqual(issues.length)
+      for (const i of issues) {
+        if (i.message.startsWith("Expected undefined") || i.message.startsWith('Expected "')) continue
+        expect(out).toContainEqual({ path: i.path.join("."), message: i.message })
+      }
+    }))
+  })
+})
