@@ -5,7 +5,8 @@
 CREATE TABLE delivery_counts (
   sink    TEXT    NOT NULL,
   status  TEXT    NOT NULL,
-  n       INTEGER NOT NULL CHECK (n >= 0),
+  -- No CHECK (n >= 0): a count damaged by hand must show as a wrong statistic, never stop a write.
+  n       INTEGER NOT NULL,
   PRIMARY KEY (sink, status)
 ) WITHOUT ROWID;
 
