@@ -27,7 +27,12 @@ export const WebhookSink = Schema.Struct({
   timeoutMs: Schema.optionalWith(PositiveInt.pipe(Schema.lessThanOrEqualTo(120_000)), { default: () => 10_000 }),
   allowPrivateNetwork: Schema.optionalWith(Schema.Boolean, { default: () => false })
 })
-export const SlackSink = Schema.Struct({ type: Schema.Literal("slack"), enabled, url: HttpUrl })
+export const SlackSink = Schema.Struct({
+  type: Schema.Literal("slack"),
+  enabled,
+  url: HttpUrl,
+  allowPrivateNetwork: Schema.optionalWith(Schema.Boolean, { default: () => false })
+})
 export const EmailSink = Schema.Struct({
   type: Schema.Literal("email"),
   enabled,

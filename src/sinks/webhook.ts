@@ -1,0 +1,74 @@
+/**
+ * The `webhook` sink: one signed POST per delivery, as Standard Webhooks (standardwebhooks.com)
+ * describe them, so receivers can verify with any of its libraries:
+ * - body: `{"type":"herald.delivery","timestamp":ISO,"data":{deliveryId, attempt, sink, notification}}`
+ * - `webhook-id`: the delivery id, the same on every attempt (receivers dedupe on it; also sent as
+ *   `idempotency-key`), `webhook-timestamp`: seconds since the epoch, and with a `secret`,
+ *   `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`.
+ * Any answer but a 2xx is retried with backoff (as Svix and Stripe do: a receiver's 4xx is often a
+ * deploy away from fixed), except 410 Gone, which dead-letters at once.
+ */
+import { Clock, Effect } from "effect"
+import { Webhook } from "standardwebhooks"
+import type { Sink, SinkDelivery } from "../domain/Sink.js"
+import type { HttpClients } from "./internal/httpClients.js"
+import { post } from "./internal/httpPost.js"
+
+export const userAgent = "Herald/0.1 (+notifications)"
+
+/**
+ * A `whsec_` secret is base64 (as Standard Webhooks and Svix issue them); any other string is
+ * used as the key's bytes.
+ */
+export const signerOf = (secret: string): Webhook => {
+  if (secret.startsWith("whsec_")) {
+    try {
+      return new Webhook(secret)
+    } catch {
+      // not base64 after the prefix: the text itself is the key
+    }
+  }
+  return new Webhook(Buffer.from(secret, "utf8") as unknown as string, { format: "raw" })
+}
+
+export const webhookBody = (d: SinkDelivery, now: number) =>
+  JSON.stringify({
+    type: "herald.delivery",
+    timestamp: new Date(now).toISOString(),
+    data: { deliveryId: d.deliveryId, attempt: d.attempt, sink: d.sink, notification: d.notification }
+  })
+
+export const makeWebhookSink = (clients: HttpClients): Sink => {
+  const signers = new Map<string, Webhook>()
+  const signer = (secret: string) => {
+    let s = signers.get(secret)
+    if (s === undefined) {
+      if (signers.size > 100) signers.clear()
+      signers.set(secret, s = signerOf(secret))
+    }
+    return s
+  }
+  return {
+    deliver: (config, d) =>
+      Effect.gen(function* () {
+        if (config.type !== "webhook") return yield* Effect.dieMessage(`the webhook sink was handed a ${config.type} sink`)
+        const now = yield* Clock.currentTimeMillis
+        const body = webhookBody(d, now)
+        const timestamp = new Date(Math.floor(now / 1_000) * 1_000)
+        const headers: Record<string, string> = {
+          "user-agent": userAgent,
+          "webhook-id": d.deliveryId,
+          "webhook-timestamp": String(timestamp.getTime() / 1_000),
+          "idempotency-key": d.idempotencyKey
+        }
+        if (config.secret !== undefined && config.secret !== "") headers["webhook-signature"] = signer(config.secret).sign(d.deliveryId, timestamp, body)
+        return yield* post(clients, {
+          url: config.url,
+          headers,
+          body,
+          allowPrivateNetwork: config.allowPrivateNetwork,
+          retryable: (answer) => answer.status !== 410
+        })
+      })
+  }
+}

@@ -1,0 +1,38 @@
+import { describe, expect, it } from "@effect/vitest"
+import fc from "fast-check"
+import { isPrivateAddress, PrivateAddressError, publicOnlyLookup } from "../../src/sinks/internal/privateNetwork.js"
+import { parseRetryAfter } from "../../src/sinks/internal/retryAfter.js"
+
+describe("parseRetryAfter", () => {
+  it("reads delay-seconds and HTTP-dates, and nothing else", () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 10_000_000 }), fc.integer({ min: 0, max: 2 ** 40 }), (s, now) => {
+      expect(parseRetryAfter(String(s), now)).toBe(s * 1_000)
+      expect(parseRetryAfter(` ${s} `, now)).toBe(s * 1_000)
+    }))
+    const now = Date.parse("2026-11-23T12:00:00Z")
+    expect(parseRetryAfter("Mon, 23 Nov 2026 12:01:30 GMT", now)).toBe(90_000)
+    expect(parseRetryAfter("Mon, 23 Nov 2026 11:00:00 GMT", now)).toBe(0) // a date gone by: now
+    for (const bad of [undefined, "", "soon", "-5", "1.5", "1e3", "2026-11-23"]) expect(parseRetryAfter(bad, now)).toBeUndefined()
+  })
+})
+
+describe("the private-network guard", () => {
+  it("refuses loopback, private, link-local, shared, reserved and documentation ranges, and allows public addresses", () => {
+    for (const ip of ["127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1",
+      "::1", "::", "fe80::1", "fd12:3456::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "2001:db8::1"]) {
+      expect(isPrivateAddress(ip), ip).toBe(true)
+    }
+    for (const ip of ["8.8.8.8", "::ffff:8.8.8.8", "172.32.0.1", "1.1.1.1", "2606:4700:4700::1111", "2a00:1450:4001::200e"]) expect(isPrivateAddress(ip), ip).toBe(false)
+    fc.assert(fc.property(fc.nat(255), fc.nat(255), fc.nat(255), (a, b, c) => {
+      expect(isPrivateAddress(`10.${a}.${b}.${c}`)).toBe(true)
+      expect(isPrivateAddress(`127.${a}.${b}.${c}`)).toBe(true)
+      expect(isPrivateAddress(`192.168.${a}.${b}`)).toBe(true)
+    }))
+  })
+
+  it("a name that resolves only to private addresses fails its lookup with a message that says what to set", async () => {
+    const err = await new Promise<unknown>((resolve) => publicOnlyLookup("localhost", {}, (e) => resolve(e)))
+    expect(err).toBeInstanceOf(PrivateAddressError)
+    expect((err as Error).message).toContain("allowPrivateNetwork")
+  })
+})

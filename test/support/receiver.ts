@@ -1,0 +1,71 @@
+/**
+ * A real HTTP receiver on 127.0.0.1 for the HTTP sinks' tests: it records every request and
+ * answers as the test scripts it, or never ("hang") to test deadlines.
+ */
+import { Effect } from "effect"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+
+export interface Received {
+  readonly method: string
+  readonly path: string
+  readonly headers: http.IncomingHttpHeaders
+  readonly body: string
+}
+
+export interface Answer {
+  readonly status: number
+  readonly headers?: Record<string, string>
+  readonly body?: string
+}
+
+/** `answer` gets each request and its index (0 for the first); "hang" never answers. */
+export const receiver = (answer: (request: Received, index: number) => Answer | "hang" = () => ({ status: 200, body: "ok" })) =>
+  Effect.acquireRelease(
+    Effect.async<{ server: http.Server; received: Array<Received>; aborted: { count: number } }>((resume) => {
+      const received: Array<Received> = []
+      const aborted = { count: 0 }
+      const server = http.createServer((req, res) => {
+        let body = ""
+        req.setEncoding("utf8")
+        req.on("data", (c: string) => { body += c })
+        req.on("end", () => {
+          const r = { method: req.method ?? "", path: req.url ?? "", headers: req.headers, body }
+          const a = answer(r, received.length)
+          received.push(r)
+          if (a === "hang") {
+            res.on("close", () => { if (!res.writableEnded) aborted.count++ })
+            return
+          }
+          res.writeHead(a.status, a.headers ?? {})
+          res.end(a.body ?? "")
+        })
+      })
+      server.listen(0, "127.0.0.1", () => resume(Effect.succeed({ server, received, aborted })))
+    }),
+    ({ server }) => Effect.async<void>((resume) => {
+      server.closeAllConnections()
+      server.close(() => resume(Effect.void))
+    })
+  ).pipe(Effect.map(({ server, received, aborted }) => ({
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    port: (server.address() as AddressInfo).port,
+    received,
+    aborted
+  })))
+
+/**
+ * Polls `check` until `ok` holds while real I/O (a socket, a server) makes progress: it waits on
+ * Node's timers, not on the TestClock, and fails after `withinMs` of real time.
+ */
+export const whenIo = <A, E, R>(check: Effect.Effect<A, E, R>, ok: (a: A) => boolean, what: string, withinMs = 10_000) =>
+  Effect.gen(function* () {
+    const until = Date.now() + withinMs
+    let last: A | undefined
+    while (Date.now() < until) {
+      last = yield* check
+      if (ok(last)) return last
+      yield* Effect.promise(() => new Promise<void>((r) => setTimeout(r, 5)))
+    }
+    return yield* Effect.dieMessage(`never happened: ${what} (last: ${JSON.stringify(last)})`)
+  })
