@@ -6,6 +6,8 @@
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect, Ref, Schema } from "effect"
 import { decodeInput } from "../domain/decode.js"
+import { InvalidInput } from "../domain/errors.js"
+import { webhookSecretIssues } from "../domain/webhookSecret.js"
 import { defaultSettings, Settings } from "../domain/Settings.js"
 import { Writer } from "./Writer.js"
 
@@ -46,6 +48,9 @@ export class SettingsStore extends Effect.Service<SettingsStore>()("herald/Setti
     /** Replaces the whole document. Invalid input is InvalidInput with field paths, and writes nothing. */
     const put = Effect.fn("SettingsStore.put")(function* (input: unknown) {
       const settings = yield* decodeSettings(input)
+      // Checked on a change only: a stored document must always load, so this is not in the Schema.
+      const secretIssues = webhookSecretIssues(settings.sinks)
+      if (secretIssues.length > 0) return yield* new InvalidInput({ what: "settings", issues: secretIssues })
       const version = yield* writer.transaction(Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const rows = yield* sql<{ version: number }>`

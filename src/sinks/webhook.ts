@@ -10,36 +10,30 @@
  */
 import { Clock, Effect } from "effect"
 import { Webhook } from "standardwebhooks"
-import type { Sink, SinkDelivery } from "../domain/Sink.js"
+import { type Sink, type SinkDelivery, SinkFailure } from "../domain/Sink.js"
+import { webhookKey } from "../domain/webhookSecret.js"
 import type { HttpClients } from "./internal/httpClients.js"
 import { post } from "./internal/httpPost.js"
 
 export const userAgent = "Herald/0.1 (+notifications)"
 
-/**
- * A `whsec_` secret is base64 (as Standard Webhooks and Svix issue them); any other string is
- * used as the key's bytes.
- */
-export const signerOf = (secret: string): Webhook => {
-  if (secret.startsWith("whsec_")) {
-    try {
-      return new Webhook(secret)
-    } catch {
-      // not base64 after the prefix: the text itself is the key
-    }
-  }
-  return new Webhook(Buffer.from(secret, "utf8") as unknown as string, { format: "raw" })
+/** The signer of a secret, or a permanent failure for a malformed one (a stored document may hold one). */
+export const signerOf = (secret: string): Webhook | SinkFailure => {
+  const key = webhookKey(secret)
+  if (typeof key === "string") return new SinkFailure({ retryable: false, code: "invalid_secret", message: `the sink's secret is unusable: ${key}` })
+  return new Webhook(key as unknown as string, { format: "raw" })
 }
 
-export const webhookBody = (d: SinkDelivery, now: number) =>
+export const webhookBody = (d: SinkDelivery) =>
   JSON.stringify({
     type: "herald.delivery",
-    timestamp: new Date(now).toISOString(),
+    // The event's time (Standard Webhooks' payload timestamp), the same on every attempt.
+    timestamp: new Date(d.notification.createdAt).toISOString(),
     data: { deliveryId: d.deliveryId, attempt: d.attempt, sink: d.sink, notification: d.notification }
   })
 
 export const makeWebhookSink = (clients: HttpClients): Sink => {
-  const signers = new Map<string, Webhook>()
+  const signers = new Map<string, Webhook | SinkFailure>()
   const signer = (secret: string) => {
     let s = signers.get(secret)
     if (s === undefined) {
@@ -53,7 +47,7 @@ export const makeWebhookSink = (clients: HttpClients): Sink => {
       Effect.gen(function* () {
         if (config.type !== "webhook") return yield* Effect.dieMessage(`the webhook sink was handed a ${config.type} sink`)
         const now = yield* Clock.currentTimeMillis
-        const body = webhookBody(d, now)
+        const body = webhookBody(d)
         const timestamp = new Date(Math.floor(now / 1_000) * 1_000)
         const headers: Record<string, string> = {
           "user-agent": userAgent,
@@ -61,7 +55,11 @@ export const makeWebhookSink = (clients: HttpClients): Sink => {
           "webhook-timestamp": String(timestamp.getTime() / 1_000),
           "idempotency-key": d.idempotencyKey
         }
-        if (config.secret !== undefined && config.secret !== "") headers["webhook-signature"] = signer(config.secret).sign(d.deliveryId, timestamp, body)
+        if (config.secret !== undefined) {
+          const s = signer(config.secret)
+          if (s instanceof SinkFailure) return yield* s
+          headers["webhook-signature"] = s.sign(d.deliveryId, timestamp, body)
+        }
         return yield* post(clients, {
           url: config.url,
           headers,

@@ -56,15 +56,29 @@ describe("webhook sink", () => {
         })
         const { attempts } = yield* herald.getDelivery(d.id)
         expect(attempts.map((a) => a.outcome)).toEqual(["sent"])
-      }), undefined, settingsFor({ url: `${hook.url}/hooks/herald`, secret }))
-      expect(hook.received[0]!.path).toBe("/hooks/herald")
+      }), undefined, settingsFor({ url: `${hook.url}/hooks/herald?token=a~b&x=a%20b&flag`, secret }))
+      // The URL as written: a receiver checking a token in the query gets exactly what it issued.
+      expect(hook.received[0]!.path).toBe("/hooks/herald?token=a~b&x=a%20b&flag")
     }))
 
-  it("a secret without whsec_ is used as the key's bytes", () => {
+  it("a secret without whsec_ is used as the key's bytes; a malformed whsec_ secret is unusable, not used some other way", () => {
     const body = '{"x":1}'
-    const signed = signerOf("plain secret").sign("dlv_1", new Date(5_000), body)
+    const signed = (signerOf("plain secret") as Webhook).sign("dlv_1", new Date(5_000), body)
     expect(signed).toBe(`v1,${createHmac("sha256", "plain secret").update(`dlv_1.5.${body}`).digest("base64")}`)
+    for (const bad of ["", "whsec_", "whsec_!!!", "whsec_a-b_c9==", "whsec_dGVz dA=="]) {
+      expect(signerOf(bad)).toMatchObject({ _tag: "SinkFailure", retryable: false, code: "invalid_secret" })
+    }
   })
+
+  it.scoped("settings with a malformed webhook secret are refused at the secret's path, and nothing changes", () =>
+    withHerald((herald) => Effect.gen(function* () {
+      const before = yield* herald.getSettings
+      for (const secret of ["", "whsec_not base64"]) {
+        const refused = yield* Effect.flip(herald.putSettings(settingsFor({ url: "https://example.com/hook", secret })))
+        expect(refused).toMatchObject({ _tag: "InvalidInput", issues: [{ path: "sinks.hook.secret" }] })
+      }
+      expect(yield* herald.getSettings).toEqual(before)
+    }), { background: false }))
 
   it.scoped("a 503 with Retry-After waits as long as the receiver asked, then the retry carries the same webhook-id", () =>
     Effect.gen(function* () {
@@ -75,12 +89,24 @@ describe("webhook sink", () => {
         expect(d.lastErrorCode).toBe("http_503")
         expect(d.lastError).toContain("answered 503: down for maintenance")
         yield* TestClock.adjust("119 seconds")
+        // Not due yet: still waiting in the database, one attempt, after any claim had its chance.
+        yield* Effect.promise(() => new Promise<void>((r) => setTimeout(r, 50)))
+        expect(yield* herald.getDelivery(d.id)).toMatchObject({ delivery: { status: "retry_wait", attempts: 1 } })
         expect(hook.received).toHaveLength(1)
         yield* TestClock.adjust("1 second")
         yield* whenIo(herald.getDelivery(d.id), (x) => x.delivery.status === "sent", "sent on the retry")
         expect(hook.received.map((r) => r.headers["webhook-id"])).toEqual([d.id, d.id])
         expect(JSON.parse(hook.received[1]!.body).data.attempt).toBe(2)
       }), quiet, settingsFor({ url: hook.url }))
+    }))
+
+  it.scoped("a 2xx counts as delivered when its status arrives, even if its body never ends", () =>
+    Effect.gen(function* () {
+      const hook = yield* receiver(() => ({ status: 200, body: "accepted, and then nothing", endless: true }))
+      yield* withHerald((herald) => Effect.gen(function* () {
+        const d = yield* deliverOne(herald, "sent")
+        expect(d.attempts).toBe(1)
+      }), undefined, settingsFor({ url: hook.url, timeoutMs: 1_000 }))
     }))
 
   it.scoped("410 Gone dead-letters at once; any other error status is retried", () =>

@@ -17,6 +17,8 @@ export interface Answer {
   readonly status: number
   readonly headers?: Record<string, string>
   readonly body?: string
+  /** Sends the status and `body`, then never ends the answer. */
+  readonly endless?: boolean
 }
 
 /** `answer` gets each request and its index (0 for the first); "hang" never answers. */
@@ -38,7 +40,8 @@ export const receiver = (answer: (request: Received, index: number) => Answer | 
             return
           }
           res.writeHead(a.status, a.headers ?? {})
-          res.end(a.body ?? "")
+          if (a.endless === true) res.write(a.body ?? "")
+          else res.end(a.body ?? "")
         })
       })
       server.listen(0, "127.0.0.1", () => resume(Effect.succeed({ server, received, aborted })))

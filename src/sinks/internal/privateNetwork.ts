@@ -18,10 +18,44 @@ for (const [address, prefix] of [
   ["::", 128], ["::1", 128], ["100::", 64], ["2001:db8::", 32], ["fc00::", 7], ["fe80::", 10], ["ff00::", 8]
 ] as const) blocked.addSubnet(address, prefix, "ipv6")
 
+/** The 16 bytes of an IPv6 literal (with or without a dotted IPv4 tail). */
+const ipv6Bytes = (address: string): Uint8Array => {
+  let text = address.replace(/%.*$/, "")
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)
+  if (dotted !== null) {
+    const [a, b, c, d] = dotted[1]!.split(".").map(Number)
+    text = text.slice(0, dotted.index) + `${((a! << 8) | b!).toString(16)}:${((c! << 8) | d!).toString(16)}`
+  }
+  const [left, right] = text.includes("::") ? text.split("::") : [text, undefined]
+  const l = left === "" ? [] : left!.split(":")
+  const r = right === undefined || right === "" ? [] : right.split(":")
+  const groups = [...l, ...Array(8 - l.length - r.length).fill("0"), ...r].map((g) => parseInt(g, 16))
+  return Uint8Array.from(groups.flatMap((g) => [g >> 8, g & 0xff]))
+}
+
+/**
+ * Prefixes that carry an IPv4 address inside an IPv6 one, and where it sits: NAT64 (RFC 6052's
+ * well-known and local-use prefixes), 6to4, and the old IPv4-compatible form. Behind a NAT64
+ * gateway `[64:ff9b::a00:5]` reaches 10.0.0.5, so the embedded address is what is checked.
+ */
+const embeddedIpv4 = (b: Uint8Array): string | undefined => {
+  const word = (i: number) => (b[i]! << 8) | b[i + 1]!
+  const v4 = (at: number) => `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`
+  if (word(0) === 0x64 && word(2) === 0xff9b && [4, 6, 8, 10].every((i) => word(i) === 0)) return v4(12)
+  if (word(0) === 0x64 && word(2) === 0xff9b && word(4) === 1) return v4(12)
+  if (word(0) === 0x2002) return v4(2)
+  if ([0, 2, 4, 6, 8, 10].every((i) => word(i) === 0) && word(12) !== 0) return v4(12)
+  return undefined
+}
+
 /** Whether `address` (an IP literal) is not a public unicast address; a non-IP is not. */
 export const isPrivateAddress = (address: string): boolean => {
   const family = net.isIP(address)
-  return family === 4 ? blocked.check(address, "ipv4") : family === 6 ? blocked.check(address, "ipv6") : false
+  if (family === 4) return blocked.check(address, "ipv4")
+  if (family !== 6) return false
+  if (blocked.check(address, "ipv6")) return true
+  const inner = embeddedIpv4(ipv6Bytes(address))
+  return inner !== undefined && blocked.check(inner, "ipv4")
 }
 
 /** Why a connection was refused: the host resolves only to non-public addresses. */
