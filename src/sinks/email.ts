@@ -54,7 +54,7 @@ export const makeEmailSink = Effect.gen(function* () {
     const key = transportKey(c)
     let t = transports.get(key)
     if (t === undefined) {
-      // A changed host or password makes a new key; the old transport is closed.
+      // A changed host or password makes a new key; old transports are closed once there are 20.
       for (const [k, old] of transports) if (k !== key && transports.size >= 20) { old.close(); transports.delete(k) }
       t = nodemailer.createTransport({
         host: c.host,
