@@ -1,28 +1,41 @@
 /** The sink implementations this process has, by sink type. Which named sinks exist is the settings'. */
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Scope } from "effect"
 import type { SinkType } from "../domain/Settings.js"
 import type { Sink } from "../domain/Sink.js"
 import { makeLogSink } from "../sinks/log.js"
-import { makeEmailSink } from "../sinks/email.js"
-import { makeHttpClients } from "../sinks/internal/httpClients.js"
 import { MemorySink } from "../sinks/memory.js"
-import { makeSlackSink } from "../sinks/slack.js"
-import { makeWebhookSink } from "../sinks/webhook.js"
+
+/**
+ * A sink whose implementation, and the libraries it needs, load on its first delivery: a program
+ * that never routes to it never pays for them (the Node HTTP client module alone adds about 35 MB
+ * of RSS, nodemailer about 15 MB). What it acquires lives as long as the layer.
+ */
+const onFirstUse = (scope: Scope.Scope, load: Effect.Effect<Sink, never, Scope.Scope>) =>
+  Effect.map(Effect.cached(Scope.extend(load, scope)), (sink): Sink => ({
+    deliver: (config, delivery) => Effect.flatMap(sink, (s) => s.deliver(config, delivery))
+  }))
 
 export class Sinks extends Context.Tag("herald/Sinks")<Sinks, ReadonlyMap<SinkType, Sink>>() {
   /** The built-in sinks: log, memory, webhook, slack and email. */
   static readonly layer = Layer.scoped(
     Sinks,
     Effect.gen(function* () {
+      const scope = yield* Effect.scope
       const memory = yield* MemorySink
       const log = yield* makeLogSink
-      const http = yield* makeHttpClients
-      const email = yield* makeEmailSink
+      // One pair of keep-alive agents for both HTTP sinks, made when the first of them is used.
+      const http = yield* Effect.cached(Scope.extend(
+        Effect.flatMap(Effect.promise(() => import("../sinks/internal/httpClients.js")), (m) => m.makeHttpClients),
+        scope
+      ))
+      const webhook = yield* onFirstUse(scope, Effect.zipWith(http, Effect.promise(() => import("../sinks/webhook.js")), (clients, m) => m.makeWebhookSink(clients)))
+      const slack = yield* onFirstUse(scope, Effect.zipWith(http, Effect.promise(() => import("../sinks/slack.js")), (clients, m) => m.makeSlackSink(clients)))
+      const email = yield* onFirstUse(scope, Effect.flatMap(Effect.promise(() => import("../sinks/email.js")), (m) => m.makeEmailSink))
       return new Map<SinkType, Sink>([
         ["log", log],
         ["memory", memory.sink],
-        ["webhook", makeWebhookSink(http)],
-        ["slack", makeSlackSink(http)],
+        ["webhook", webhook],
+        ["slack", slack],
         ["email", email]
       ])
     })

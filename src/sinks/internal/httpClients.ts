@@ -5,7 +5,7 @@
  * public URL to a private address).
  */
 import { HttpClient } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Effect } from "effect"
 import { publicOnlyLookup } from "./privateNetwork.js"
 
