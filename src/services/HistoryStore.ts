@@ -42,8 +42,8 @@ export class HistoryStore extends Effect.Service<HistoryStore>()("herald/History
                      AND (d.status NOT IN ${sql.literal(over)} OR d.updated_at >= ${before})
                  ) AS keep
           FROM notifications n WHERE n.id > ${cursor} ORDER BY n.id LIMIT ${limit}`
-        const expired = candidates.findIndex((c) => c.createdAt >= before)
-        const examined = expired === -1 ? candidates : candidates.slice(0, expired)
+        const recent = candidates.findIndex((c) => c.createdAt >= before)
+        const examined = recent === -1 ? candidates : candidates.slice(0, recent)
         const ids = examined.filter((c) => !c.keep).map((c) => c.id)
         if (ids.length > 0) {
           const list = JSON.stringify(ids)
@@ -55,7 +55,7 @@ export class HistoryStore extends Effect.Service<HistoryStore>()("herald/History
         return {
           deleted: ids.length,
           cursor: examined.at(-1)?.id ?? cursor,
-          done: expired !== -1 || candidates.length < limit
+          done: recent !== -1 || candidates.length < limit
         } satisfies SweepStep
       })
 
