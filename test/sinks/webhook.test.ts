@@ -61,6 +61,19 @@ describe("webhook sink", () => {
       expect(hook.received[0]!.path).toBe("/hooks/herald?token=a~b&x=a%20b&flag")
     }))
 
+  // Under the real clock, as a receiver sees it: the reference library's verify() accepts it
+  // (signature and the five-minute timestamp window both).
+  it.scopedLive("a receiver verifies it with the Standard Webhooks library", () =>
+    Effect.gen(function* () {
+      const hook = yield* receiver()
+      const secret = `whsec_${randomBytes(32).toString("base64")}`
+      yield* withHerald((herald) => deliverOne(herald, "sent"), undefined, settingsFor({ url: hook.url, secret }))
+      const [r] = hook.received
+      const verified = new Webhook(secret).verify(r!.body, r!.headers as Record<string, string>)
+      expect(verified).toMatchObject({ type: "herald.delivery", data: { notification: { title: "deploy finished" } } })
+      expect(() => new Webhook(`whsec_${randomBytes(32).toString("base64")}`).verify(r!.body, r!.headers as Record<string, string>)).toThrow()
+    }))
+
   it("a secret without whsec_ is used as the key's bytes; a malformed whsec_ secret is unusable, not used some other way", () => {
     const body = '{"x":1}'
     const signed = (signerOf("plain secret") as Webhook).sign("dlv_1", new Date(5_000), body)
