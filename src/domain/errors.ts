@@ -76,3 +76,12 @@ export class StorageUnavailable extends Schema.TaggedError<StorageUnavailable>()
 }
 
 export { DeliveryId, NotificationId }
+
+/** A name that is not a sink in the settings document. */
+export class SinkNotFound extends Schema.TaggedError<SinkNotFound>()("SinkNotFound", {
+  sink: Schema.String
+}) {
+  override get message() {
+    return `no sink named '${this.sink}' in the settings`
+  }
+}

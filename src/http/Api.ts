@@ -9,6 +9,7 @@ import { DeliveryId, NotificationId } from "../domain/Ids.js"
 import { Notification, NotificationInput } from "../domain/Notification.js"
 import { Priority } from "../domain/Priority.js"
 import { Settings } from "../domain/Settings.js"
+import { SinkTestResult } from "../services/SinkTester.js"
 import { Authorization } from "./Authorization.js"
 import {
   DeliveryNotFoundProblem,
@@ -17,6 +18,7 @@ import {
   InvalidInputProblem,
   NotificationNotFoundProblem,
   NotReadyProblem,
+  SinkNotFoundProblem,
   StaleWriteProblem
 } from "./Problem.js"
 
@@ -212,9 +214,17 @@ export class SettingsGroup extends HttpApiGroup.make("settings")
       .addSuccess(SettingsDocument)
       .addError(InvalidInputProblem)
   )
+  .add(
+    HttpApiEndpoint.post("testSink", "/sinks/:name/test")
+      .setPath(Schema.Struct({ name: Schema.String }))
+      .addSuccess(SinkTestResult.annotations({ identifier: "SinkTestResult" }))
+      .addError(SinkNotFoundProblem)
+      .addError(InvalidInputProblem)
+      .annotate(OpenApi.Description, "Sends a made-up notification through the named sink now (disabled ones too) and answers what happened; nothing is stored or retried")
+  )
   .prefix("/v1")
   .middleware(Authorization)
-  .annotate(OpenApi.Description, "The settings document; secrets come back masked") {}
+  .annotate(OpenApi.Description, "The settings document; secrets come back masked. Test sends to a sink") {}
 
 export const Stats = Schema.Struct({
   byStatus: Schema.Record({ key: Schema.String, value: Schema.Number }),

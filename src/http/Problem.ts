@@ -10,6 +10,7 @@ import {
   IllegalTransition,
   InvalidInput,
   NotificationNotFound,
+  SinkNotFound,
   StaleWrite
 } from "../domain/errors.js"
 import { IdempotencyConflict, NotReady, PayloadTooLarge, Unauthorized } from "./errors.js"
@@ -74,6 +75,7 @@ const asProblem = <A extends { readonly _tag: string; readonly message: string }
 export const InvalidInputProblem = asProblem(InvalidInput, 400, "Invalid input", "InvalidInput")
 export const UnauthorizedProblem = asProblem(Unauthorized, 401, "Unauthorized", "Unauthorized")
 export const NotificationNotFoundProblem = asProblem(NotificationNotFound, 404, "Notification not found", "NotificationNotFound")
+export const SinkNotFoundProblem = asProblem(SinkNotFound, 404, "Sink not found", "SinkNotFound")
 export const DeliveryNotFoundProblem = asProblem(DeliveryNotFound, 404, "Delivery not found", "DeliveryNotFound")
 export const IllegalTransitionProblem = asProblem(IllegalTransition, 409, "Not allowed in the delivery's state", "IllegalTransition")
 export const StaleWriteProblem = asProblem(StaleWrite, 409, "Lease lost or row changed", "StaleWrite")
@@ -84,5 +86,5 @@ export const NotReadyProblem = asProblem(NotReady, 503, "Not ready", "NotReady")
 /** Tags the endpoint schemas encode; any other failure reaching the edge is a 500. */
 export const declaredTags: ReadonlySet<string> = new Set([
   "InvalidInput", "Unauthorized", "NotificationNotFound", "DeliveryNotFound", "IllegalTransition",
-  "StaleWrite", "IdempotencyConflict", "PayloadTooLarge", "NotReady"
+  "StaleWrite", "IdempotencyConflict", "PayloadTooLarge", "NotReady", "SinkNotFound"
 ])

@@ -21,6 +21,7 @@ import { PullSinks } from "../services/PullSinks.js"
 import { HistoryRetention } from "../services/HistoryRetention.js"
 import { HistoryStore } from "../services/HistoryStore.js"
 import { Retention } from "../services/Retention.js"
+import { SinkTester } from "../services/SinkTester.js"
 import { Router } from "../services/Router.js"
 import { RuntimeConfig, type RuntimeOptions } from "../services/RuntimeConfig.js"
 import { SettingsStore } from "../services/SettingsStore.js"
@@ -64,6 +65,7 @@ const make = Effect.gen(function* () {
   const { enqueue, enqueueMany } = yield* Enqueuer
   const { requeue, requeueMany, cancel } = yield* OperatorCommands
   const { claim, ack, nack } = yield* PullSinks
+  const sinkTester = yield* SinkTester
   const writer = yield* Writer
   /** Called inside a transaction of another @effect/sql client, Herald still uses its own connections. */
   const isolated = <Args extends ReadonlyArray<unknown>, A, E, R>(f: (...args: Args) => Effect.Effect<A, E, R>) =>
@@ -128,6 +130,8 @@ const make = Effect.gen(function* () {
     cancel: isolated(cancel),
     claim: isolated(claim),
     ack: isolated(ack),
+    /** Sends a made-up notification through the named sink now and says what happened; stores nothing. */
+    testSink: isolated(sinkTester.test),
     nack: isolated(nack),
     getSettings: writer.isolate(getSettings),
     putSettings: isolated(putSettings),
@@ -162,7 +166,7 @@ const heraldLayer = (config: HeraldConfig) => {
   ).pipe(Layer.provideMerge(base))
   const routing = Layer.mergeAll(Router.Default, Broadcaster.Default).pipe(Layer.provideMerge(stores))
   const supervised = Supervisor.Default.pipe(Layer.provideMerge(Dispatcher.Default.pipe(Layer.provideMerge(routing))))
-  const commands = Layer.mergeAll(Enqueuer.Default, OperatorCommands.Default, PullSinks.Default).pipe(Layer.provideMerge(supervised))
+  const commands = Layer.mergeAll(Enqueuer.Default, OperatorCommands.Default, PullSinks.Default, SinkTester.Default).pipe(Layer.provideMerge(supervised))
   const runtime = Layer.mergeAll(Retention.Default, HistoryRetention.Default).pipe(Layer.provideMerge(commands))
   return Layer.effect(Herald, make).pipe(Layer.provideMerge(runtime))
 }

@@ -7,12 +7,13 @@
  */
 import { Cause, Clock, Duration, Effect, Exit, type Fiber, FiberSet, Option, Queue } from "effect"
 import { IllegalTransition } from "../domain/errors.js"
-import { pullSinkTypes, type Settings, type SinkConfig } from "../domain/Settings.js"
+import { pullSinkTypes, type Settings } from "../domain/Settings.js"
 import type { SinkDelivery, SinkReceipt } from "../domain/Sink.js"
 import { SinkFailure } from "../domain/Sink.js"
 import { type DeliveryEvent, step, stepAll, type Stepped } from "../machines/delivery.js"
 import { type ClaimRow, DeliveryStore, type NewDelivery, type Transition } from "./DeliveryStore.js"
 import type { NotificationRow } from "./NotificationStore.js"
+import { callTimeoutMs, timeoutFailure } from "./internal/callTimeout.js"
 import { cryptoJitter } from "./internal/ids.js"
 import { contextOf, rowAfter, toTransition } from "./internal/transitions.js"
 import { nextTurn } from "./internal/Batcher.js"
@@ -69,11 +70,6 @@ const toSinkDelivery = (row: ClaimRow): SinkDelivery => ({
   }
 })
 
-/** A sink call's own timeout: its configured one, never more than half the lease. */
-const callTimeoutMs = (config: SinkConfig, leaseMs: number) =>
-  Math.min(config.type === "webhook" ? config.timeoutMs : leaseMs / 2, leaseMs / 2)
-
-const timeoutFailure = new SinkFailure({ retryable: true, code: "timeout", message: "the sink did not answer in time" })
 const interruptedFailure = new SinkFailure({ retryable: true, code: "interrupted", message: "the sink call was interrupted" })
 
 const noReceipt: Exit.Exit<SinkReceipt, SinkFailure> = Exit.succeed({})

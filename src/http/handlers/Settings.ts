@@ -1,4 +1,4 @@
-/** Handlers of the settings document: read masked, replace whole (a masked secret sent back keeps the stored one). */
+/** Handlers of the settings document: read masked, replace whole (a masked secret sent back keeps the stored one); test sends. */
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
 import { Herald } from "../../layers/Herald.js"
@@ -16,4 +16,5 @@ export const SettingsLive = HttpApiBuilder.group(HeraldApi, "settings", (handler
           const input = yield* unmaskSettings(payload, yield* herald.getSettings)
           return maskSettings(yield* herald.putSettings(input))
         }).pipe(storageAsDefect))
+      .handle("testSink", ({ path }) => herald.testSink(path.name).pipe(storageAsDefect))
   }))
