@@ -1,12 +1,9 @@
 /** Decoding at the edges: a Schema failure becomes InvalidInput with one issue per field path. */
 import { Effect, ParseResult, Schema } from "effect"
 import { InvalidInput } from "./errors.js"
+import { tidyIssues } from "./issues.js"
 
-export const issuesOf = (error: ParseResult.ParseError) =>
-  ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => ({
-    path: i.path.map(String).join("."),
-    message: i.message
-  }))
+export const issuesOf = (error: ParseResult.ParseError) => tidyIssues(ParseResult.ArrayFormatter.formatErrorSync(error))
 
 export const decodeInput = <A, I>(schema: Schema.Schema<A, I>, what: string) => {
   const decode = Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "error" })

@@ -7,7 +7,7 @@ import { HttpApiBuilder, type HttpApp, HttpServerRequest, type HttpServerRespons
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
 import { Cause, Effect, Option } from "effect"
-import { type DecodeIssue, tidyIssues } from "./decodeIssues.js"
+import { type DecodeIssue, tidyIssues } from "../domain/issues.js"
 import { Draining } from "./Draining.js"
 import { HttpOptions } from "./HttpOptions.js"
 import { Metrics } from "./Metrics.js"

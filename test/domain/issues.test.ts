@@ -1,6 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
 import fc from "fast-check"
-import { tidyIssues } from "../../src/http/decodeIssues.js"
+import { decodeInput } from "../../src/domain/decode.js"
+import { NotificationInput } from "../../src/domain/Notification.js"
+import { tidyIssues } from "../../src/domain/issues.js"
 
 describe("tidyIssues", () => {
   it("folds literal misses at one path into one issue, and keeps paths that only look alike apart", () => {
@@ -45,4 +48,13 @@ describe("tidyIssues", () => {
       }
     }))
   })
+
+  it.effect("every input Herald decodes gets them tidy too, not only the HTTP edge's", () =>
+    Effect.gen(function* () {
+      const e = yield* Effect.flip(decodeInput(NotificationInput, "notification")({ kind: "k", title: "t", priority: "loud", projectId: 5 }))
+      expect(e.issues).toEqual([
+        { path: "priority", message: 'Expected one of "low", "normal", "high", "urgent", actual "loud"' },
+        { path: "projectId", message: "Expected string, actual 5" }
+      ])
+    }))
 })

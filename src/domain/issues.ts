@@ -1,6 +1,6 @@
 /**
- * Decode issues of a request (path, query, headers, body) as a person should read them, with
- * the path joined by dots for the problem response.
+ * Decode issues as a person should read them, with the path joined by dots: those of every input
+ * Herald decodes (InvalidInput) and of a request's path, query and headers (the HTTP edge).
  */
 
 export interface DecodeIssue {
