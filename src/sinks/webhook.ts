@@ -32,41 +32,30 @@ export const webhookBody = (d: SinkDelivery) =>
     data: { deliveryId: d.deliveryId, attempt: d.attempt, sink: d.sink, notification: d.notification }
   })
 
-export const makeWebhookSink = (clients: HttpClients): Sink => {
-  const signers = new Map<string, Webhook | SinkFailure>()
-  const signer = (secret: string) => {
-    let s = signers.get(secret)
-    if (s === undefined) {
-      if (signers.size > 100) signers.clear()
-      signers.set(secret, s = signerOf(secret))
-    }
-    return s
-  }
-  return {
-    deliver: (config, d) =>
-      Effect.gen(function* () {
-        if (config.type !== "webhook") return yield* Effect.dieMessage(`the webhook sink was handed a ${config.type} sink`)
-        const now = yield* Clock.currentTimeMillis
-        const body = webhookBody(d)
-        const timestamp = new Date(Math.floor(now / 1_000) * 1_000)
-        const headers: Record<string, string> = {
-          "user-agent": userAgent,
-          "webhook-id": d.deliveryId,
-          "webhook-timestamp": String(timestamp.getTime() / 1_000),
-          "idempotency-key": d.idempotencyKey
-        }
-        if (config.secret !== undefined) {
-          const s = signer(config.secret)
-          if (s instanceof SinkFailure) return yield* s
-          headers["webhook-signature"] = s.sign(d.deliveryId, timestamp, body)
-        }
-        return yield* post(clients, {
-          url: config.url,
-          headers,
-          body,
-          allowPrivateNetwork: config.allowPrivateNetwork,
-          retryable: (answer) => answer.status !== 410
-        })
+export const makeWebhookSink = (clients: HttpClients): Sink => ({
+  deliver: (config, d) =>
+    Effect.gen(function* () {
+      if (config.type !== "webhook") return yield* Effect.dieMessage(`the webhook sink was handed a ${config.type} sink`)
+      const now = yield* Clock.currentTimeMillis
+      const body = webhookBody(d)
+      const timestamp = new Date(Math.floor(now / 1_000) * 1_000)
+      const headers: Record<string, string> = {
+        "user-agent": userAgent,
+        "webhook-id": d.deliveryId,
+        "webhook-timestamp": String(timestamp.getTime() / 1_000),
+        "idempotency-key": d.idempotencyKey
+      }
+      if (config.secret !== undefined) {
+        const s = signerOf(config.secret)
+        if (s instanceof SinkFailure) return yield* s
+        headers["webhook-signature"] = s.sign(d.deliveryId, timestamp, body)
+      }
+      return yield* post(clients, {
+        url: config.url,
+        headers,
+        body,
+        allowPrivateNetwork: config.allowPrivateNetwork,
+        retryable: (answer) => answer.status !== 410
       })
-  }
-}
+    })
+})
