@@ -43,6 +43,14 @@ export type DeliveryEvent =
     readonly retryAfterMs?: number | undefined
   }
   | { readonly type: "LEASE_EXPIRED"; readonly now: number; readonly jitter: number; readonly policy: RetryPolicy }
+  /**
+   * The lease is given back before the sink call started (a graceful stop): no attempt is
+   * spent and the delivery is due again at `dueAt`, the time it was due when it was claimed,
+   * so it keeps its place in line.
+   */
+  | { readonly type: "RELEASE"; readonly now: number; readonly dueAt: number }
+  /** The delivery's sink was removed from the settings: it is set aside with the reason (REQUEUE brings it back). */
+  | { readonly type: "SKIP"; readonly now: number; readonly reason: string }
   | { readonly type: "DUE"; readonly now: number }
   | { readonly type: "REQUEUE"; readonly now: number; readonly maxAttempts?: number | undefined }
   | { readonly type: "CANCEL"; readonly now: number; readonly reason: string }
@@ -177,6 +185,8 @@ export const deliveryMachine = setup({
       reason: null
     })),
     markCancelled: assign(({ event }) => ({ ...released, reason: event.type === "CANCEL" ? event.reason : null })),
+    markSkipped: assign(({ event }) => ({ ...released, reason: event.type === "SKIP" ? event.reason : null })),
+    giveBackLease: assign(() => released),
     schedule: (_, _params: ScheduleParams) => {},
     recordAttempt: (_, _params: AttemptParams) => {}
   }
@@ -188,7 +198,8 @@ export const deliveryMachine = setup({
     pending: {
       on: {
         CLAIM: { target: "leased", actions: "takeLease" },
-        CANCEL: { target: "cancelled", actions: "markCancelled" }
+        CANCEL: { target: "cancelled", actions: "markCancelled" },
+        SKIP: { target: "skipped", actions: "markSkipped" }
       }
     },
     leased: {
@@ -241,13 +252,18 @@ export const deliveryMachine = setup({
             actions: ["recordFailure", "explainDeath", { type: "recordAttempt", params: failedAttempt(false) }]
           }
         ],
+        RELEASE: {
+          target: "pending",
+          actions: ["giveBackLease", { type: "schedule", params: ({ event }) => ({ atMs: event.type === "RELEASE" ? event.dueAt : event.now }) }]
+        },
         CANCEL: { target: "cancelled", actions: "markCancelled" }
       }
     },
     retry_wait: {
       on: {
         DUE: { target: "pending", actions: { type: "schedule", params: scheduleNow } },
-        CANCEL: { target: "cancelled", actions: "markCancelled" }
+        CANCEL: { target: "cancelled", actions: "markCancelled" },
+        SKIP: { target: "skipped", actions: "markSkipped" }
       }
     },
     sent: { type: "final" },
@@ -278,6 +294,8 @@ const whyIllegal = (state: DeliveryStatus, event: DeliveryEventType): string => 
   if (event === "CANCEL") return "only pending, leased or waiting deliveries can be cancelled"
   if (event === "CLAIM") return "only a pending delivery can be claimed"
   if (event === "DUE") return "only a delivery waiting for a retry can become due"
+  if (event === "RELEASE") return "only a leased delivery can give its lease back"
+  if (event === "SKIP") return "only a pending or waiting delivery can be skipped"
   return "an outcome can only be recorded for a leased delivery"
 }
 

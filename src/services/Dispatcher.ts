@@ -20,13 +20,21 @@ import { nextTurn } from "./internal/Batcher.js"
 import { runPooled } from "./internal/pool.js"
 import { busyBackoff, runForever } from "./internal/loops.js"
 import { makeWakeup } from "./internal/Wakeup.js"
+import { Router } from "./Router.js"
 import { RuntimeConfig } from "./RuntimeConfig.js"
 import { Sinks } from "./Sinks.js"
 import { SettingsStore } from "./SettingsStore.js"
 import { isTransientStorageError, Writer } from "./Writer.js"
 
+/** A leased row in this dispatcher's hands, with the time it was due when claimed (where RELEASE puts it back). */
+export interface Claimed extends ClaimRow {
+  readonly dueAt: number
+}
+
 interface InFlight {
-  row: ClaimRow
+  row: Claimed
+  /** Whether its sink call has started: a lease whose call never started is given back without an attempt. */
+  started: boolean
   /** The worker running this delivery's sink call, while it runs. */
   fiber: Fiber.RuntimeFiber<unknown, unknown> | null
   /** When the running call is cut short. */
@@ -36,7 +44,7 @@ interface InFlight {
 }
 
 interface Outcome {
-  readonly row: ClaimRow
+  readonly row: Claimed
   readonly startedAt: number
   readonly finishedAt: number
   readonly exit: Exit.Exit<SinkReceipt, SinkFailure>
@@ -121,6 +129,7 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
     const store = yield* DeliveryStore
     const settingsStore = yield* SettingsStore
     const sinks = yield* Sinks
+    const router = yield* Router
     const work = yield* makeWakeup
     const freed = yield* makeWakeup
     /** Wakes the watchdog early: a call started with a deadline before its planned wake (the settings changed). */
@@ -129,8 +138,18 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
     const inFlight = new Map<string, InFlight>()
     const outcomes = yield* Queue.unbounded<Outcome>()
     const calls = yield* FiberSet.make<void, never>()
-    /** Push sinks whose last claim found less than it asked for: nothing older is waiting. */
-    const caughtUp = new Set<string>()
+    /**
+     * Push sinks whose last claim found less than it asked for, each with the time the first
+     * delivery still waiting for it becomes due: until then nothing older waits, and new
+     * deliveries may be handed off directly. From then on they queue behind it.
+     */
+    const caughtUp = new Map<string, number>()
+    const isCaughtUp = (sink: string, now: number) => (caughtUp.get(sink) ?? -Infinity) > now
+    /** A retry this process scheduled ends the hand-off of its sink once it is due. */
+    const noteRetry = (sink: string, atMs: number) => {
+      const until = caughtUp.get(sink)
+      if (until !== undefined && atMs < until) caughtUp.set(sink, atMs)
+    }
 
     const pushSinks = (s: Settings) =>
       Object.entries(s.sinks).flatMap(([name, c]) => (c.enabled && !pullSinkTypes.has(c.type) && sinks.has(c.type) ? [name] : []))
@@ -140,29 +159,31 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       return yield* writer.transaction(Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const perSink = Math.max(1, Math.ceil(Math.min(room, config.claimBatch) / names.length))
-        const claimed: Array<ClaimRow> = []
+        const claimed: Array<Claimed> = []
         for (const name of names) {
           const rows = yield* store.due(name, now, perSink)
-          if (rows.length < perSink) caughtUp.add(name)
+          if (rows.length > 0) {
+            const transitions = claimTransitions(rows, config.owner, settings.leaseMs, now)
+            const written = yield* store.persist(transitions)
+            const byId = new Map(rows.map((r) => [r.id, r]))
+            for (const t of transitions) {
+              const before = byId.get(t.id)!
+              if (written.has(t.id)) claimed.push({ ...rowAfter(before, t), dueAt: before.nextAttemptAt ?? now })
+            }
+          }
+          // Caught up: what still waits for this sink is due later (read after the claim, in its transaction).
+          if (rows.length < perSink) caughtUp.set(name, (yield* store.nextDueAtOf(name)) ?? Infinity)
           else caughtUp.delete(name)
-          if (rows.length === 0) continue
-          const transitions = claimTransitions(rows, config.owner, settings.leaseMs, now)
-          const written = yield* store.persist(transitions)
-          const byId = new Map(rows.map((r) => [r.id, r]))
-          for (const t of transitions) if (written.has(t.id)) claimed.push(rowAfter(byId.get(t.id)!, t))
         }
         return claimed
       }))
     })
 
-    const unavailable = (sink: string) =>
-      Exit.fail(new SinkFailure({ retryable: true, code: "sink_unavailable", message: `sink '${sink}' is no longer configured` }))
-
     /**
      * One sink call on a pool worker. Only the sink's own effect is interruptible (by the
      * watchdog at its deadline, or at shutdown); the outcome is always recorded.
      */
-    const callSink = (row: ClaimRow, settings: Settings, clock: Clock.Clock) =>
+    const callSink = (row: Claimed, settings: Settings, clock: Clock.Clock) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.withFiberRuntime<void>((fiber) => {
           const startedAt = clock.unsafeCurrentTimeMillis()
@@ -170,10 +191,13 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
             Queue.offer(outcomes, { row, startedAt, finishedAt: clock.unsafeCurrentTimeMillis(), exit })
           const sinkConfig = settings.sinks[row.sink]
           const impl = sinkConfig && sinks.get(sinkConfig.type)
-          if (sinkConfig === undefined || impl === undefined) return record(unavailable(row.sink))
           const entry = inFlight.get(row.id)
+          // The sink was removed after the claim: no call starts, so no attempt is spent. The
+          // lease is given back; the removed sink's waiting deliveries are then set aside.
+          if (sinkConfig === undefined || impl === undefined) return Effect.asVoid(releaseLeases([row]))
           let early: Effect.Effect<void> = Effect.void
           if (entry !== undefined) {
+            entry.started = true
             entry.fiber = fiber
             entry.deadline = startedAt + callTimeoutMs(sinkConfig, settings.leaseMs)
             if (entry.deadline < watchdogWakesAt) early = watchdog.notify
@@ -220,9 +244,40 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       }
       for (const o of batch) forget(o)
       yield* freed.notify
+      const retries = transitions.filter((t) => t.status === "retry_wait" && written.has(t.id))
+      for (const t of retries) noteRetry(sinkOf(batch, t.id), t.nextAttemptAt!)
       // A retry was scheduled: the claim loop may be idling until a later due time.
-      if (transitions.some((t) => t.status === "retry_wait")) yield* work.notify
+      if (retries.length > 0) yield* work.notify
+      yield* skipIfRemoved(settings, retries.map((t) => sinkOf(batch, t.id)))
     })
+
+    const sinkOf = (batch: ReadonlyArray<Outcome>, id: string) => batch.find((o) => o.row.id === id)!.row.sink
+
+    /** A delivery left waiting for a sink the settings no longer have (its call failed as it was removed) is set aside too. */
+    const skipIfRemoved = (settings: Settings, sinkNames: ReadonlyArray<string>) =>
+      sinkNames.some((name) => settings.sinks[name] === undefined) ? Effect.asVoid(router.skipRemoved(settings)) : Effect.void
+
+    /**
+     * Gives leases back whose sink call never started (a graceful stop, a removed sink): each
+     * delivery is pending again at the time it was due, with no attempt spent. Fenced like
+     * every outcome: a lease rescued meanwhile is left alone.
+     */
+    const releaseLeases = Effect.fn("Dispatcher.releaseLeases")(function* (rows: ReadonlyArray<Claimed>) {
+      const now = yield* Clock.currentTimeMillis
+      const transitions: Array<Transition> = []
+      for (const row of rows) {
+        const s = step(row.status, contextOf(row), { type: "RELEASE", now, dueAt: row.dueAt })
+        if (!(s instanceof IllegalTransition)) transitions.push(toTransition(row, s, now, config.owner))
+      }
+      const written = yield* writer.transaction(store.persist(transitions))
+      for (const row of rows) if (inFlight.get(row.id)?.row.version === row.version) inFlight.delete(row.id)
+      yield* freed.notify
+      yield* work.notify
+      const settings = yield* settingsStore.get
+      yield* skipIfRemoved(settings, rows.map((r) => r.sink))
+      return written.size
+    }, (effect) => Effect.catchAllCause(effect, (cause) =>
+      Effect.as(Effect.logError("leases could not be given back; they will expire and be rescued", cause), 0)))
 
     /** Persists outcomes, retried in place while the error may pass (the lock, I/O, a full disk). */
     const persistRetrying = (batch: ReadonlyArray<Outcome>) =>
@@ -268,10 +323,10 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
      * Takes claimed rows in hand: they count as in flight and their calls start. Callers run
      * it uninterruptibly right after the claim commits, so no lease is taken and left unused.
      */
-    const adopt = (claimed: ReadonlyArray<ClaimRow>, settings: Settings) =>
+    const adopt = (claimed: ReadonlyArray<Claimed>, settings: Settings) =>
       Effect.suspend(() => {
         if (claimed.length === 0) return Effect.void
-        for (const row of claimed) inFlight.set(row.id, { row, fiber: null, deadline: Infinity, timedOut: false })
+        for (const row of claimed) inFlight.set(row.id, { row, started: false, fiber: null, deadline: Infinity, timedOut: false })
         // One fiber per claimed batch, not per delivery; within it, calls run on a small pool.
         // Interruptible (unlike the hand-off): the watchdog and shutdown end calls that run too long.
         const batch = Effect.clockWith((clock) => runPooled(claimed, sinkConcurrency, (row) => callSink(row, settings, clock)))
@@ -290,10 +345,10 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       notificationOf: (id: string) => NotificationRow,
       settings: Settings,
       now: number
-    ): { readonly rows: ReadonlyArray<NewDelivery>; readonly claimed: ReadonlyArray<ClaimRow> } => {
+    ): { readonly rows: ReadonlyArray<NewDelivery>; readonly claimed: ReadonlyArray<Claimed> } => {
       let room = config.background ? config.maxInFlight - inFlight.size : 0
       if (room <= 0 || caughtUp.size === 0) return { rows: planned, claimed: [] }
-      const names = new Set(pushSinks(settings).filter((name) => caughtUp.has(name)))
+      const names = new Set(pushSinks(settings).filter((name) => isCaughtUp(name, now)))
       const candidates: Array<ClaimRow> = []
       for (const d of planned) {
         if (d.status !== "pending" || !names.has(d.sink)) continue
@@ -314,8 +369,8 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       }
       if (candidates.length === 0) return { rows: planned, claimed: [] }
       const byId = new Map(candidates.map((c) => [c.id, c]))
-      const claimed = new Map<string, ClaimRow>()
-      for (const t of claimTransitions(candidates, config.owner, settings.leaseMs, now)) claimed.set(t.id, rowAfter(byId.get(t.id)!, t))
+      const claimed = new Map<string, Claimed>()
+      for (const t of claimTransitions(candidates, config.owner, settings.leaseMs, now)) claimed.set(t.id, { ...rowAfter(byId.get(t.id)!, t), dueAt: now })
       const rows = planned.map((d): NewDelivery => {
         const c = claimed.get(d.id)
         return c === undefined
@@ -392,14 +447,22 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
           // Calls still running after the grace period are interrupted; they record that as their outcome.
           yield* FiberSet.clear(calls)
           const rest = [...(yield* Queue.takeAll(outcomes))]
-          // Claimed deliveries whose call never started get an outcome too, so no lease is left
-          // to expire unused (and counted against the rescue budget) after a restart.
+          // Claimed deliveries whose call never started (waiting for a pool slot) give their
+          // lease back without an attempt: only a call that started and did not finish counts.
+          // A started call records its own outcome when it is interrupted.
           const answered = new Set(rest.map((o) => o.row.id))
           const now = yield* Clock.currentTimeMillis
+          const unstarted: Array<Claimed> = []
           for (const f of inFlight.values()) {
-            if (!answered.has(f.row.id)) rest.push({ row: f.row, startedAt: now, finishedAt: now, exit: Exit.fail(interruptedFailure) })
+            if (answered.has(f.row.id)) continue
+            if (f.started) rest.push({ row: f.row, startedAt: now, finishedAt: now, exit: Exit.fail(interruptedFailure) })
+            else unstarted.push(f.row)
           }
           if (rest.length > 0) yield* persistOutcomes(rest).pipe(Effect.ignoreLogged)
+          if (unstarted.length > 0) {
+            const released = yield* releaseLeases(unstarted)
+            yield* Effect.logInfo(`gave back ${released} lease(s) whose sink call had not started`)
+          }
         })
       )
       yield* Effect.forkScoped(runForever(persistLoop, "persisting outcomes"))
@@ -409,7 +472,7 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
 
     return {
       /** Tells the dispatcher that deliveries may be due now (after enqueue or requeue). */
-      // Requeues, rescues, settings changes and pending rows make deliveries due that the next
+      // Requeues, rescues, settings changes, pending rows and other processes' writes make deliveries due that the next
       // claim must take first: no direct hand-off for any sink until a claim finds it caught up.
       wake: Effect.zipRight(Effect.sync(() => caughtUp.clear()), work.notify),
       inFlight: Effect.sync(() => inFlight.size),

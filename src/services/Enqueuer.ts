@@ -8,8 +8,8 @@ import { decodeInput } from "../domain/decode.js"
 import { InvalidInput } from "../domain/errors.js"
 import { fastNotificationInput } from "../domain/fastNotificationInput.js"
 import { type Enqueued, Notification, NotificationInput } from "../domain/Notification.js"
-import { type ClaimRow, DeliveryStore } from "./DeliveryStore.js"
-import { Dispatcher } from "./Dispatcher.js"
+import { DeliveryStore } from "./DeliveryStore.js"
+import { type Claimed, Dispatcher } from "./Dispatcher.js"
 import { makeBatcher } from "./internal/Batcher.js"
 import { makeId } from "./internal/ids.js"
 import { NotificationStore } from "./NotificationStore.js"
@@ -76,7 +76,7 @@ export class Enqueuer extends Effect.Service<Enqueuer>()("herald/Enqueuer", {
         }))
         const inserted = yield* notifications.insertMany(rows)
         const fresh = rows.filter((r) => inserted.has(r.id))
-        let claimed: ReadonlyArray<ClaimRow> = []
+        let claimed: ReadonlyArray<Claimed> = []
         let waiting = false
         if (settings.enabled) {
           const byId = new Map(fresh.map((r) => [r.id, r]))

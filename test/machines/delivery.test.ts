@@ -28,14 +28,16 @@ const events: Record<DeliveryEvent["type"], DeliveryEvent> = {
   LEASE_EXPIRED: { type: "LEASE_EXPIRED", now: 40_000, jitter: 0.5, policy },
   DUE: { type: "DUE", now: 50_000 },
   REQUEUE: { type: "REQUEUE", now: 60_000 },
-  CANCEL: { type: "CANCEL", now: 70_000, reason: "operator" }
+  CANCEL: { type: "CANCEL", now: 70_000, reason: "operator" },
+  RELEASE: { type: "RELEASE", now: 20_000, dueAt: 5_000 },
+  SKIP: { type: "SKIP", now: 80_000, reason: "sink 'hook' was removed" }
 }
 
 /** Where each event leads from each state; absent means the event is illegal there. */
 const legal: Record<DeliveryStatus, Partial<Record<DeliveryEvent["type"], DeliveryStatus>>> = {
-  pending: { CLAIM: "leased", CANCEL: "cancelled" },
-  leased: { SUCCEED: "sent", FAIL: "retry_wait", LEASE_EXPIRED: "retry_wait", CANCEL: "cancelled" },
-  retry_wait: { DUE: "pending", CANCEL: "cancelled" },
+  pending: { CLAIM: "leased", CANCEL: "cancelled", SKIP: "skipped" },
+  leased: { SUCCEED: "sent", FAIL: "retry_wait", LEASE_EXPIRED: "retry_wait", CANCEL: "cancelled", RELEASE: "pending" },
+  retry_wait: { DUE: "pending", CANCEL: "cancelled", SKIP: "skipped" },
   sent: {},
   dead: { REQUEUE: "pending" },
   skipped: { REQUEUE: "pending" },
@@ -122,6 +124,22 @@ describe("delivery machine", () => {
     expect(shorter.attempt!.waitReason).toBe("backoff")
   })
 
+  it("RELEASE gives the lease back without spending an attempt, due again when it was due before the claim", () => {
+    const r = ok(step("leased", { ...leasedCtx, attempts: 2, rescues: 1 }, events.RELEASE))
+    expect(r.status).toBe("pending")
+    expect(r.context).toMatchObject({ attempts: 2, rescues: 1, leaseOwner: null, leaseExpiresAt: null })
+    expect(r.attempt).toBeNull()
+    expect(r.schedule).toEqual({ atMs: 5_000 })
+  })
+
+  it("SKIP sets a waiting delivery aside with its reason, and REQUEUE brings it back", () => {
+    const skipped = ok(step("retry_wait", { ...fresh, attempts: 1 }, events.SKIP))
+    expect(skipped.status).toBe("skipped")
+    expect(skipped.context.reason).toBe("sink 'hook' was removed")
+    expect(skipped.attempt).toBeNull()
+    expect(ok(step("skipped", skipped.context, events.REQUEUE)).status).toBe("pending")
+  })
+
   it("REQUEUE of a dead delivery resets the budget and makes it due now", () => {
     const r = ok(step("dead", { ...fresh, attempts: 5, reason: "attempt budget spent" }, { type: "REQUEUE", now: 99, maxAttempts: 7 }))
     expect(r.context).toMatchObject({ attempts: 0, rescues: 0, maxAttempts: 7, reason: null })
@@ -158,7 +176,9 @@ const eventArb = (p: RetryPolicy): fc.Arbitrary<DeliveryEvent> =>
     fc.record({ type: fc.constant("LEASE_EXPIRED" as const), now: fc.nat(), jitter: fc.double({ min: 0, max: 0.9999999, noNaN: true }), policy: fc.constant(p) }),
     fc.record({ type: fc.constant("DUE" as const), now: fc.nat() }),
     fc.record({ type: fc.constant("REQUEUE" as const), now: fc.nat() }),
-    fc.record({ type: fc.constant("CANCEL" as const), now: fc.nat(), reason: fc.constant("r") })
+    fc.record({ type: fc.constant("CANCEL" as const), now: fc.nat(), reason: fc.constant("r") }),
+    fc.record({ type: fc.constant("RELEASE" as const), now: fc.nat(), dueAt: fc.nat() }),
+    fc.record({ type: fc.constant("SKIP" as const), now: fc.nat(), reason: fc.constant("gone") })
   )
 
 describe("delivery machine invariants (any event sequence)", () => {
@@ -178,6 +198,11 @@ describe("delivery machine invariants (any event sequence)", () => {
             if (r instanceof IllegalTransition) continue
             expect(r.context.attempts).toBeLessThanOrEqual(r.context.maxAttempts)
             if (e.type === "REQUEUE") expect(r.context.attempts).toBe(0)
+            // Giving a lease back or skipping never spends an attempt.
+            if (e.type === "RELEASE" || e.type === "SKIP") {
+              expect(r.context.attempts).toBe(context.attempts)
+              expect(r.attempt).toBeNull()
+            }
             if (r.status === "leased") expect(r.context.leaseOwner).not.toBeNull()
             else expect(r.context.leaseOwner).toBeNull()
             if (r.status === "retry_wait") {

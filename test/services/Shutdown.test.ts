@@ -7,16 +7,17 @@ import { eventually, memorySettings, tempDb } from "../support/herald.js"
 
 describe("shutdown", () => {
   // Live clock: the grace period is real time. About 5 s.
-  it.scopedLive("a sink call that hangs is cut off after the grace period, and every claimed delivery gets an outcome", () =>
+  it.scopedLive("a call that hangs is cut off after the grace period and counts; a claimed delivery whose call never started gives its lease back without an attempt", () =>
     Effect.gen(function* () {
       const db = yield* tempDb
+      const called = new Map<string, number>()
       const started = performance.now()
       yield* Effect.scoped(Effect.provide(Effect.gen(function* () {
         const herald = yield* Herald
         yield* herald.putSettings({ ...memorySettings, leaseMs: 600_000 })
         const mem = yield* MemorySink
         let calls = 0
-        yield* mem.setHandler(() => Effect.suspend(() => (calls++, Effect.never)))
+        yield* mem.setHandler((d) => Effect.suspend(() => (calls++, called.set(d.deliveryId, (called.get(d.deliveryId) ?? 0) + 1), Effect.never)))
         // 100 claimed, 64 calls under way (the pool's width), 36 not started when the layer closes.
         yield* herald.enqueueMany(Array.from({ length: 100 }, (_, i) => ({ kind: "k", title: `t${i}` })))
         yield* eventually(Effect.sync(() => calls), (n) => n >= 64, "calls started")
@@ -26,9 +27,30 @@ describe("shutdown", () => {
       const conn = new Sqlite(db, { readonly: true })
       const byStatus = conn.prepare("SELECT status, count(*) AS n FROM deliveries GROUP BY status").all()
       const attempts = conn.prepare("SELECT error_code AS code, count(*) AS n FROM delivery_attempts GROUP BY error_code").all()
+      const perDelivery = conn.prepare("SELECT d.id, d.attempts, (SELECT count(*) FROM delivery_attempts a WHERE a.delivery_id = d.id) AS rows FROM deliveries d").all() as Array<{ id: string; attempts: number; rows: number }>
+      const released = conn.prepare("SELECT count(*) AS n FROM change_log WHERE entity = 'delivery' AND event = 'released'").get() as { n: number }
       conn.close()
-      // Nothing left leased to a process that is gone: all wait for a retry, each with its recorded attempt.
-      expect(byStatus).toEqual([{ status: "retry_wait", n: 100 }])
-      expect(attempts).toEqual([{ code: "interrupted", n: 100 }])
+      // Nothing left leased to a process that is gone. The 64 calls that started count as an
+      // interrupted attempt and wait for a retry; the 36 that never started are pending again.
+      expect(byStatus).toEqual([{ status: "pending", n: 36 }, { status: "retry_wait", n: 64 }])
+      expect(attempts).toEqual([{ code: "interrupted", n: 64 }])
+      expect(released.n).toBe(36)
+      // Exactly as many attempts as calls the sink saw, delivery by delivery.
+      for (const d of perDelivery) {
+        expect(d.rows).toBe(called.get(d.id) ?? 0)
+        expect(d.attempts).toBe(d.rows)
+      }
+      // Restarted, every delivery is sent, and still each has one attempt row per call the sink saw.
+      yield* Effect.scoped(Effect.provide(Effect.gen(function* () {
+        const herald = yield* Herald
+        const mem = yield* MemorySink
+        yield* mem.setHandler((d) => Effect.sync(() => (called.set(d.deliveryId, (called.get(d.deliveryId) ?? 0) + 1), {})))
+        yield* eventually(herald.stats(), (s) => s.byStatus["sent"] === 100, "all sent after the restart", 2_000_000)
+      }), Layer.fresh(Herald.layer({ database: db, runtime: { feedPollMs: 50 } }))))
+      const after = new Sqlite(db, { readonly: true })
+      const rows = after.prepare("SELECT delivery_id AS id, count(*) AS n FROM delivery_attempts GROUP BY delivery_id").all() as Array<{ id: string; n: number }>
+      after.close()
+      expect(rows).toHaveLength(100)
+      for (const r of rows) expect(r.n).toBe(called.get(r.id))
     }), 60_000)
 })
