@@ -26,8 +26,18 @@ export class Delivery extends Schema.Class<Delivery>("Delivery")({
   reason: Schema.NullOr(Schema.String),
   version: Schema.Number,
   createdAt: Schema.Number,
-  updatedAt: Schema.Number
+  updatedAt: Schema.Number,
+  /** Why a pending or waiting delivery is not being sent now, when the reason is not its due time. */
+  waitReason: Schema.optional(Schema.Literal("sink_disabled").annotations({
+    description: "sink_disabled: its sink is disabled in the settings; it waits until the sink is enabled again"
+  }))
 }) {}
+
+/** The delivery as the settings explain it: one waiting for a disabled sink says so. */
+export const explainWait = (d: Delivery, sinkEnabled: (sink: string) => boolean | undefined): Delivery =>
+  (d.status === "pending" || d.status === "retry_wait") && sinkEnabled(d.sink) === false
+    ? new Delivery({ ...d, waitReason: "sink_disabled" }, true)
+    : d
 
 export const AttemptOutcome = Schema.Literal("sent", "failed", "lease_expired")
 export type AttemptOutcome = typeof AttemptOutcome.Type

@@ -37,6 +37,12 @@ export class Metrics extends Effect.Service<Metrics>()("herald/http/Metrics", {
     const deliveries = new Gauge({ name: "herald_deliveries", help: "Deliveries by sink and status.", labelNames: ["sink", "status"], registers })
     const deadLetter = new Gauge({ name: "herald_dead_letter_deliveries", help: "Deliveries in the dead letter state.", registers })
     const queueDepth = new Gauge({ name: "herald_queue_depth", help: "Deliveries waiting to be sent (pending or retry_wait).", registers })
+    const waitingDisabled = new Gauge({
+      name: "herald_deliveries_waiting_on_disabled_sink",
+      help: "Deliveries waiting (pending or retry_wait) for a sink that is disabled in the settings.",
+      labelNames: ["sink"],
+      registers
+    })
     const oldestDue = new Gauge({ name: "herald_oldest_due_age_seconds", help: "Age of the oldest due delivery (0 when none is due).", registers })
     const attempts = new Counter({ name: "herald_delivery_attempts_total", help: "Delivery attempts by sink and outcome.", labelNames: ["sink", "outcome"], registers })
     const latency = new Histogram({
@@ -89,6 +95,11 @@ export class Metrics extends Effect.Service<Metrics>()("herald/http/Metrics", {
       deliveries.reset()
       for (const [sink, byStatus] of Object.entries(stats.bySink)) {
         for (const [status, n] of Object.entries(byStatus)) deliveries.set({ sink, status }, n)
+      }
+      const settings = yield* herald.getSettings
+      waitingDisabled.reset()
+      for (const [sink, config] of Object.entries(settings.sinks)) {
+        if (!config.enabled) waitingDisabled.set({ sink }, (stats.bySink[sink]?.["pending"] ?? 0) + (stats.bySink[sink]?.["retry_wait"] ?? 0))
       }
       deadLetter.set(stats.dead)
       queueDepth.set((stats.byStatus["pending"] ?? 0) + (stats.byStatus["retry_wait"] ?? 0))

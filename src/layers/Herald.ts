@@ -8,7 +8,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Context, Effect, Layer, type Stream } from "effect"
 import type { ChangeEvent, Resync } from "../domain/ChangeEvent.js"
 import { decodeInput } from "../domain/decode.js"
-import { type Delivery, DeliveryFilter, type Page } from "../domain/Delivery.js"
+import { type Delivery, DeliveryFilter, explainWait, type Page } from "../domain/Delivery.js"
 import { type DatabaseTooNew, DeliveryNotFound, type InvalidInput, NotificationNotFound, type StorageUnavailable } from "../domain/errors.js"
 import { Broadcaster } from "../services/Broadcaster.js"
 import { ChangeLogStore } from "../services/ChangeLogStore.js"
@@ -71,10 +71,13 @@ const make = Effect.gen(function* () {
   const isolated = <Args extends ReadonlyArray<unknown>, A, E, R>(f: (...args: Args) => Effect.Effect<A, E, R>) =>
     (...args: Args) => writer.isolate(f(...args))
 
+  /** Deliveries as the current settings explain them (one waiting for a disabled sink says so). */
+  const explained = Effect.map(settingsStore.get, (settings) => (d: Delivery) => explainWait(d, (sink) => settings.sinks[sink]?.enabled))
+
   const getNotification = Effect.fn("Herald.getNotification")(function* (id: string) {
     const notification = yield* notifications.get(id)
     if (notification === undefined) return yield* new NotificationNotFound({ notificationId: id })
-    return { notification, deliveries: yield* deliveries.byNotification(id) }
+    return { notification, deliveries: (yield* deliveries.byNotification(id)).map(yield* explained) }
   })
 
   const listNotifications = Effect.fn("Herald.listNotifications")(function* (filter: unknown = {}) {
@@ -84,11 +87,12 @@ const make = Effect.gen(function* () {
   const getDelivery = Effect.fn("Herald.getDelivery")(function* (id: string) {
     const delivery = yield* deliveries.get(id)
     if (delivery === undefined) return yield* new DeliveryNotFound({ deliveryId: id })
-    return { delivery, attempts: yield* deliveries.attemptsOf(id) }
+    return { delivery: (yield* explained)(delivery), attempts: yield* deliveries.attemptsOf(id) }
   })
 
   const listDeliveries = Effect.fn("Herald.listDeliveries")(function* (filter: unknown = {}) {
-    return (yield* deliveries.list(yield* decodeDeliveryFilter(filter))) as Page<Delivery>
+    const page = (yield* deliveries.list(yield* decodeDeliveryFilter(filter))) as Page<Delivery>
+    return { ...page, items: page.items.map(yield* explained) }
   })
 
   const getSettings = settingsStore.get
@@ -96,6 +100,7 @@ const make = Effect.gen(function* () {
   const putSettings = Effect.fn("Herald.putSettings")(function* (input: unknown) {
     const settings = yield* settingsStore.put(input)
     yield* router.routeWaiting(settings)
+    yield* router.skipRemoved(settings)
     yield* dispatcher.wake
     return settings
   })

@@ -258,6 +258,25 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/Deliv
         Effect.map((ats) => (ats.length === 0 ? null : Math.min(...ats)))
       )
 
+    /**
+     * On the writer, inside the caller's transaction (the claim's, so its own claims are seen):
+     * when the first delivery still waiting for `sink` is due (index deliveries_due).
+     */
+    const nextDueAtOf = (sink: string) =>
+      sql<{ at: number | null }>`SELECT min(next_attempt_at) AS at FROM deliveries
+        WHERE sink = ${sink} AND status IN ('pending', 'retry_wait')`.pipe(Effect.map((r) => r[0]?.at ?? null))
+
+    /** Sinks that deliveries wait for (pending or retry_wait), from the trigger-kept counts. */
+    const waitingSinks = read<{ sink: string }>`
+      SELECT DISTINCT sink FROM delivery_counts WHERE status IN ('pending', 'retry_wait') AND n > 0`.pipe(
+      Effect.map((rows) => rows.map((r) => r.sink))
+    )
+
+    /** On the writer, inside the caller's transaction: deliveries waiting for `sink` (index deliveries_due). */
+    const waitingFor = (sink: string, limit: number) =>
+      sql`SELECT ${sql.literal(columns)} FROM deliveries
+          WHERE sink = ${sink} AND status IN ('pending', 'retry_wait') LIMIT ${limit}`.pipe(Effect.map(asRows<DeliveryRow>))
+
     const nextLeaseExpiry = read<{ at: number | null }>`
       SELECT min(lease_expires_at) AS at FROM deliveries WHERE status = 'leased'`.pipe(Effect.map((r) => r[0]?.at ?? null))
 
@@ -331,6 +350,9 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/Deliv
       persist,
       renewLeases,
       nextDueAt,
+      nextDueAtOf,
+      waitingSinks,
+      waitingFor,
       nextLeaseExpiry,
       get: (id: string) => get(id).pipe(Effect.orDie, Effect.map(Option.getOrUndefined)),
       attemptsOf: (id: string) => Effect.orDie(attemptsOf(id)),

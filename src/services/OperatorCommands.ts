@@ -61,7 +61,16 @@ export class OperatorCommands extends Effect.Service<OperatorCommands>()("herald
             results.set(id, new DeliveryNotFound({ deliveryId: id }))
             continue
           }
-          const s = step(row.status, contextOf(row), eventOf(now, settings))
+          const event = eventOf(now, settings)
+          if (event.type === "REQUEUE" && settings.sinks[row.sink] === undefined) {
+            // Requeued, it would wait for a sink nobody delivers to.
+            results.set(id, new IllegalTransition({
+              state: row.status, event: "REQUEUE", deliveryId: id as Delivery["id"],
+              reason: `sink '${row.sink}' is not in the settings: add it back, then requeue`
+            }))
+            continue
+          }
+          const s = step(row.status, contextOf(row), event)
           if (s instanceof IllegalTransition) {
             results.set(id, new IllegalTransition({ ...s, deliveryId: id as Delivery["id"] }))
             continue

@@ -1,13 +1,17 @@
 /**
  * Routing: which sinks a notification goes to, as delivery rows (one per sink, idempotent).
  * A route to an unknown, disabled or unavailable sink gives a `skipped` row that says why.
- * Nothing is routed while settings.enabled is false: notifications wait, unrouted.
+ * Nothing is routed while settings.enabled is false: notifications wait, unrouted. Deliveries
+ * waiting for a sink the settings no longer have are set aside as `skipped`, with the reason.
  */
 import { Clock, Effect } from "effect"
+import { IllegalTransition } from "../domain/errors.js"
 import { priorityRank, type Priority } from "../domain/Priority.js"
 import { pullSinkTypes, type Settings, type SinkType } from "../domain/Settings.js"
-import { DeliveryStore, type NewDelivery } from "./DeliveryStore.js"
+import { step } from "../machines/delivery.js"
+import { DeliveryStore, type NewDelivery, type Transition } from "./DeliveryStore.js"
 import { makeId } from "./internal/ids.js"
+import { contextOf, toTransition } from "./internal/transitions.js"
 import { NotificationStore } from "./NotificationStore.js"
 import { Sinks } from "./Sinks.js"
 import { Writer } from "./Writer.js"
@@ -84,6 +88,37 @@ export class Router extends Effect.Service<Router>()("herald/Router", {
       }
     })
 
-    return { plan, routeWaiting } as const
+    /**
+     * Deliveries waiting (pending or retry_wait) for a sink that `settings` no longer has
+     * become `skipped` with the reason, in transactions of `batch`; a REQUEUE brings them back
+     * once the sink is there again. Deliveries of a disabled sink wait: it may come back.
+     * Returns how many it skipped.
+     */
+    const skipRemoved = Effect.fn("Router.skipRemoved")(function* (settings: Settings, batch = 500) {
+      let total = 0
+      for (const sink of yield* deliveries.waitingSinks) {
+        if (settings.sinks[sink] !== undefined) continue
+        const reason = `sink '${sink}' was removed from the settings`
+        for (;;) {
+          const skipped = yield* writer.transaction(Effect.gen(function* () {
+            const rows = yield* deliveries.waitingFor(sink, batch)
+            const now = yield* Clock.currentTimeMillis
+            const transitions: Array<Transition> = []
+            for (const row of rows) {
+              const s = step(row.status, contextOf(row), { type: "SKIP", now, reason })
+              if (!(s instanceof IllegalTransition)) transitions.push(toTransition(row, s, now, null))
+            }
+            yield* deliveries.persist(transitions)
+            return rows.length
+          }))
+          total += skipped
+          if (skipped < batch) break
+        }
+        yield* Effect.logInfo(`deliveries waiting for sink '${sink}' were skipped: it was removed from the settings`)
+      }
+      return total
+    })
+
+    return { plan, routeWaiting, skipRemoved } as const
   })
 }) {}

@@ -102,7 +102,9 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
       // every later pass tries again, new changes or not.
       if (settingsDirty) {
         yield* settingsStore.reload()
-        yield* router.routeWaiting(yield* settingsStore.get)
+        const settings = yield* settingsStore.get
+        yield* router.routeWaiting(settings)
+        yield* router.skipRemoved(settings)
         yield* dispatcher.wake
         settingsDirty = false
       }
@@ -131,7 +133,10 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
         )
       )
       // Notifications that waited while routing was off (or before a crash) get their deliveries now.
-      if ((yield* router.routeWaiting(yield* settingsStore.get).pipe(Effect.orDie)) > 0) yield* dispatcher.wake
+      // Deliveries of sinks removed while no process applied it (a crash between the settings write and the sweep) are set aside.
+      const settings = yield* settingsStore.get
+      const changed = (yield* router.routeWaiting(settings).pipe(Effect.orDie)) + (yield* router.skipRemoved(settings).pipe(Effect.orDie))
+      if (changed > 0) yield* dispatcher.wake
       yield* Effect.forkScoped(runForever(rescueLoop, "rescuing expired leases"))
       yield* Effect.forkScoped(runForever(pumpLoop, "pumping the change feed"))
     }
