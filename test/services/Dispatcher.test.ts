@@ -6,7 +6,7 @@ import { StaleWrite } from "../../src/domain/errors.js"
 import { Herald } from "../../src/layers/Herald.js"
 import { backoffCeilingMs, backoffFloorMs } from "../../src/machines/delivery.js"
 import { MemorySink } from "../../src/sinks/memory.js"
-import { eventually, memorySettings, withHerald } from "../support/herald.js"
+import { eventually, memorySettings, stays, withHerald } from "../support/herald.js"
 
 const policy = { baseMs: 1_000, factor: 2, capMs: 60_000, maxRescues: 3 }
 const deliveryOf = (herald: Herald["Type"], notificationId: string) =>
@@ -37,11 +37,15 @@ describe("Dispatcher", () => {
           const delay = d.nextAttemptAt! - d.updatedAt
           expect(delay).toBeGreaterThanOrEqual(backoffFloorMs(policy))
           expect(delay).toBeLessThanOrEqual(backoffCeilingMs(policy, attempt))
-          // One millisecond early: nothing happens.
+          // One millisecond early: nothing happens, though the dispatcher had every chance.
           yield* TestClock.setTime(d.nextAttemptAt! - 1)
-          yield* eventually(Effect.void, () => true, "yield")
-          expect((yield* deliveryOf(herald, notification.id)).attempts).toBe(attempt)
+          yield* stays(deliveryOf(herald, notification.id), (x) => x.attempts === attempt, `attempt ${attempt + 1} started early`)
           yield* TestClock.setTime(d.nextAttemptAt!)
+          if (attempt === 1) {
+            // The same check at the due time fails: it would have caught a retry a millisecond early.
+            const caught = yield* Effect.exit(stays(deliveryOf(herald, notification.id), (x) => x.attempts === attempt, "retry"))
+            expect(caught._tag).toBe("Failure")
+          }
         }
         const dead = yield* eventually(deliveryOf(herald, notification.id), (d) => d.status === "dead", "dead letter")
         expect(dead.attempts).toBe(3)
@@ -76,8 +80,7 @@ describe("Dispatcher", () => {
         const { notification } = yield* herald.enqueue({ kind: "k", title: "t" })
         yield* eventually(Effect.sync(() => calls), (n) => n === 1, "first call started")
         yield* TestClock.setTime(4_999)
-        yield* eventually(Effect.void, () => true, "yield")
-        expect((yield* deliveryOf(herald, notification.id)).status).toBe("leased")
+        yield* stays(deliveryOf(herald, notification.id), (d) => d.status === "leased", "cut short before its deadline")
         yield* TestClock.setTime(5_000)
         const waiting = yield* eventually(deliveryOf(herald, notification.id), (d) => d.status === "retry_wait", "timed out")
         expect(waiting).toMatchObject({ attempts: 1, lastErrorCode: "timeout" })
@@ -176,8 +179,7 @@ describe("Supervisor lease rescue", () => {
         expect(claimed!.delivery).toMatchObject({ status: "leased", leaseOwner: "w1", leaseExpiresAt: 10_000 })
         expect(yield* herald.claim({ sink: "desk", owner: "w2", limit: 5 })).toEqual([])
         yield* TestClock.setTime(9_999)
-        yield* eventually(Effect.void, () => true, "yield")
-        expect((yield* deliveryOf(herald, notification.id)).status).toBe("leased")
+        yield* stays(deliveryOf(herald, notification.id), (d) => d.status === "leased", "rescued before the lease expired")
         yield* TestClock.setTime(10_000)
         const rescued = yield* eventually(deliveryOf(herald, notification.id), (d) => d.status === "retry_wait", "rescued")
         expect(rescued.attempts).toBe(1)

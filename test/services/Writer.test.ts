@@ -4,7 +4,7 @@ import { Effect, Fiber, TestClock } from "effect"
 import { Herald } from "../../src/layers/Herald.js"
 import { writerBusyTimeoutMs } from "../../src/layers/Sqlite.js"
 import { WriterDb } from "../../src/services/WriterDb.js"
-import { eventually, memorySettings, provideHerald, tempDb } from "../support/herald.js"
+import { ioTurn, memorySettings, provideHerald, stays, tempDb } from "../support/herald.js"
 
 describe("Writer", () => {
   it.scoped("while another process holds the write lock, a write waits asynchronously and goes through once it is released", () =>
@@ -21,14 +21,13 @@ describe("Writer", () => {
         const write = yield* Effect.fork(herald.enqueue({ kind: "k", title: "waited" }))
         // It tried, found the lock taken, and now waits in a backoff on the (test) clock.
         yield* TestClock.adjust("5 seconds")
-        yield* eventually(Effect.void, () => true, "yield")
-        expect(write.unsafePoll()).toBeNull()
+        yield* stays(Effect.sync(() => write.unsafePoll()), (r) => r === null, "the write went through while the lock was held")
         other.exec("COMMIT")
         other.close()
         let result = write.unsafePoll()
         for (let i = 0; i < 10 && result === null; i++) {
           yield* TestClock.adjust("1 second")
-          yield* eventually(Effect.promise(() => new Promise<void>((r) => setImmediate(r))), () => true, "turn")
+          yield* ioTurn
           result = write.unsafePoll()
         }
         const enqueued = yield* Fiber.join(write)

@@ -4,7 +4,7 @@ import { createHmac, randomBytes } from "node:crypto"
 import { Webhook } from "standardwebhooks"
 import type { Herald } from "../../src/layers/Herald.js"
 import { signerOf } from "../../src/sinks/webhook.js"
-import { withHerald } from "../support/herald.js"
+import { stays, withHerald } from "../support/herald.js"
 import { type Answer, receiver, whenIo } from "../support/receiver.js"
 
 const settingsFor = (hook: Record<string, unknown>) => ({
@@ -103,9 +103,7 @@ describe("webhook sink", () => {
         expect(d.lastError).toContain("answered 503: down for maintenance")
         yield* TestClock.adjust("119 seconds")
         // Not due yet: still waiting in the database, one attempt, after any claim had its chance.
-        yield* Effect.promise(() => new Promise<void>((r) => setTimeout(r, 50)))
-        expect(yield* herald.getDelivery(d.id)).toMatchObject({ delivery: { status: "retry_wait", attempts: 1 } })
-        expect(hook.received).toHaveLength(1)
+        yield* stays(herald.getDelivery(d.id), (x) => x.delivery.status === "retry_wait" && x.delivery.attempts === 1 && hook.received.length === 1, "retried before Retry-After")
         yield* TestClock.adjust("1 second")
         yield* whenIo(herald.getDelivery(d.id), (x) => x.delivery.status === "sent", "sent on the retry")
         expect(hook.received.map((r) => r.headers["webhook-id"])).toEqual([d.id, d.id])

@@ -42,6 +42,25 @@ export const eventually = <A, E, R>(check: Effect.Effect<A, E, R>, ok: (a: A) =>
     return yield* Effect.dieMessage(`never happened: ${what} (last: ${JSON.stringify(last)})`)
   })
 
+/** One turn of Node's event loop: I/O callbacks and immediates of this turn run first. */
+export const ioTurn = Effect.promise(() => new Promise<void>((r) => setImmediate(r)))
+
+/**
+ * For "nothing happens yet": checks that `check` keeps holding while the runtime's other
+ * fibers and Node's I/O get `rounds` turns (each a fiber yield; every tenth also an event-loop
+ * turn), checking after each; fails with `what` the first time it does not. It never returns
+ * before those turns were given, so a fiber that was about to act has had its chance.
+ */
+export const stays = <A, E, R>(check: Effect.Effect<A, E, R>, ok: (a: A) => boolean, what: string, rounds = 300) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < rounds; i++) {
+      yield* Effect.yieldNow()
+      if (i % 10 === 9) yield* ioTurn
+      const last = yield* check
+      if (!ok(last)) return yield* Effect.dieMessage(`happened too early: ${what} (now: ${JSON.stringify(last)})`)
+    }
+  })
+
 export const provideHerald = <A, E, R>(database: string, effect: Effect.Effect<A, E, R>, runtime?: HeraldConfig["runtime"]) =>
   Effect.scoped(Effect.provide(effect, Layer.fresh(heraldLayer(database, runtime))))
 
