@@ -4,6 +4,7 @@ import { Effect, TestClock } from "effect"
 import { SinkFailure, type SinkReceipt } from "../../src/domain/Sink.js"
 import { StaleWrite } from "../../src/domain/errors.js"
 import { Herald } from "../../src/layers/Herald.js"
+import { Dispatcher } from "../../src/services/Dispatcher.js"
 import { backoffCeilingMs, backoffFloorMs } from "../../src/machines/delivery.js"
 import { MemorySink } from "../../src/sinks/memory.js"
 import { eventually, memorySettings, stays, withHerald } from "../support/herald.js"
@@ -164,6 +165,49 @@ describe("Dispatcher", () => {
         const again = yield* Effect.flip(herald.requeue(dead.id))
         expect(again._tag).toBe("IllegalTransition")
         expect(again.message).toContain("sent delivery is final")
+      }))
+    }))
+})
+
+describe("Dispatcher order", () => {
+  const planned = (now: number) => ({
+    id: "dlv_planned", notificationId: "ntf_planned", sink: "mem", status: "pending" as const,
+    maxAttempts: 3, nextAttemptAt: now, reason: null, createdAt: now
+  })
+  const notificationOf = (now: number) => () => ({
+    id: "ntf_planned", kind: "k", priority: "normal" as const, title: "t", body: "", payload: "{}",
+    dedupeKey: null, projectId: null, sessionId: null, createdAt: now, routedAt: now
+  })
+
+  it.scoped("a new delivery is handed off directly only until a retry of its sink is due; from then on it queues behind it", () =>
+    Effect.gen(function* () {
+      yield* withHerald((herald) => Effect.gen(function* () {
+        const mem = yield* MemorySink
+        const dispatcher = yield* Dispatcher
+        let failFirst = true
+        yield* mem.setHandler(() => Effect.suspend(() => {
+          if (!failFirst) return Effect.succeed({})
+          failFirst = false
+          return Effect.fail(new SinkFailure({ retryable: true, code: "http_503", message: "down" }))
+        }))
+        const first = yield* herald.enqueue({ kind: "k", title: "retried" })
+        const waiting = yield* eventually(deliveryOf(herald, first.notification.id), (d) => d.status === "retry_wait", "first attempt failed")
+        // Caught up, with the retry not yet due: a new delivery may skip the queue (direct hand-off).
+        const second = yield* herald.enqueue({ kind: "k", title: "handed off" })
+        yield* eventually(deliveryOf(herald, second.notification.id), (d) => d.status === "sent", "second sent")
+        const settings = yield* herald.getSettings
+        const before = waiting.nextAttemptAt! - 1
+        expect(dispatcher.leaseAtOnce([planned(before)], notificationOf(before), settings, before).claimed).toHaveLength(1)
+        // At the retry's due time it is older than anything new: nothing may jump ahead of it.
+        const due = waiting.nextAttemptAt!
+        const atDue = dispatcher.leaseAtOnce([planned(due)], notificationOf(due), settings, due)
+        expect(atDue.claimed).toEqual([])
+        expect(atDue.rows[0]!.status).toBe("pending")
+        // End to end: at the due time, the retry reaches the sink before what is enqueued then (received lists successes).
+        yield* TestClock.setTime(due)
+        const third = yield* herald.enqueue({ kind: "k", title: "after the retry" })
+        yield* eventually(deliveryOf(herald, third.notification.id), (d) => d.status === "sent", "third sent")
+        expect((yield* mem.received).map((r) => r.notification.title)).toEqual(["handed off", "retried", "after the retry"])
       }))
     }))
 })
