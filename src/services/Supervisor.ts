@@ -1,7 +1,7 @@
 /**
  * The supervising fibers: pumps change_log (after its stored offset) into the Broadcaster,
- * rescues expired leases as failed attempts with the normal backoff, and routes
- * notifications that waited while routing was off. Sleeps until the next lease expiry or
+ * wakes the dispatcher when another process wrote, rescues expired leases as failed attempts
+ * with the normal backoff, and routes notifications that waited while routing was off. Sleeps until the next lease expiry or
  * the next commit instead of busy polling.
  */
 import { Clock, Duration, Effect } from "effect"
@@ -19,6 +19,7 @@ import { Router } from "./Router.js"
 import { RuntimeConfig } from "./RuntimeConfig.js"
 import { SettingsStore } from "./SettingsStore.js"
 import { Writer } from "./Writer.js"
+import { WriterDb } from "./WriterDb.js"
 
 const consumer = "supervisor"
 const feedPage = 2_000
@@ -33,6 +34,20 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
     const settingsStore = yield* SettingsStore
     const router = yield* Router
     const dispatcher = yield* Dispatcher
+    const { db } = yield* WriterDb
+
+    /**
+     * SQLite's data_version on the writer connection moves only when another connection
+     * commits: another process (a second daemon, a program embedding Herald) wrote. Its new
+     * deliveries, retries and requeues are due work this dispatcher has not been told of.
+     */
+    let dataVersion = db.pragma("data_version", { simple: true })
+    const othersWrote = () => {
+      const now = db.pragma("data_version", { simple: true })
+      if (now === dataVersion) return false
+      dataVersion = now
+      return true
+    }
 
     /** One rescue pass: every expired lease becomes LEASE_EXPIRED (a failed attempt with backoff). */
     const rescueExpired = Effect.fn("Supervisor.rescueExpired")(function* () {
@@ -98,6 +113,7 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
 
     const pumpOnce = Effect.fn("Supervisor.pumpOnce")(function* () {
       const count = yield* advance
+      if (othersWrote()) yield* dispatcher.wake
       // The offset has moved past a settings change before it is applied: if applying it fails,
       // every later pass tries again, new changes or not.
       if (settingsDirty) {

@@ -1,0 +1,26 @@
+// A second Herald process on the same database file for the two-process test: it runs the
+// dispatcher from dist/, and on each stdin line "enqueue N PREFIX" enqueues N notifications
+// and prints {"enqueued": [ids], "at": ms}. "stop" closes the layer (a graceful stop) and exits.
+import { Effect } from "effect"
+import * as readline from "node:readline"
+import { Herald } from "../../dist/index.js"
+
+const [database] = process.argv.slice(2)
+const lines = readline.createInterface({ input: process.stdin })
+const program = Effect.gen(function* () {
+  const herald = yield* Herald
+  const run = (effect) => Effect.runPromise(effect)
+  process.stdout.write(JSON.stringify({ ready: true }) + "\n")
+  yield* Effect.async((resume) => {
+    lines.on("line", (line) => {
+      const [command, n, prefix] = line.trim().split(" ")
+      if (command === "stop") return resume(Effect.void)
+      if (command !== "enqueue") return
+      const inputs = Array.from({ length: Number(n) }, (_, i) => ({ kind: "two.processes", title: `${prefix}-${i}` }))
+      run(herald.enqueueMany(inputs)).then((results) => {
+        process.stdout.write(JSON.stringify({ enqueued: results.map((r) => r.notification.id), at: Date.now() }) + "\n")
+      })
+    })
+  })
+})
+Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(Herald.layer({ database })))).then(() => process.exit(0))
