@@ -19,6 +19,7 @@ export {
   IllegalTransition,
   InvalidInput,
   NotificationNotFound,
+  Overloaded,
   StaleWrite,
   StorageUnavailable
 } from "./domain/errors.js"

@@ -75,6 +75,20 @@ export class StorageUnavailable extends Schema.TaggedError<StorageUnavailable>()
   }
 }
 
+/**
+ * More enqueues wait to be written than the configured bound: nothing of this call was
+ * accepted, nothing accepted before is dropped. Retry after `retryAfterSeconds`.
+ */
+export class Overloaded extends Schema.TaggedError<Overloaded>()("Overloaded", {
+  queued: Schema.Number,
+  limit: Schema.Number,
+  retryAfterSeconds: Schema.Number
+}) {
+  override get message() {
+    return `${this.queued} notifications are waiting to be written, the limit is ${this.limit}: nothing was accepted; retry in ${this.retryAfterSeconds} s`
+  }
+}
+
 export { DeliveryId, NotificationId }
 
 /** A name that is not a sink in the settings document. */

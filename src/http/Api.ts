@@ -18,6 +18,7 @@ import {
   InvalidInputProblem,
   NotificationNotFoundProblem,
   NotReadyProblem,
+  OverloadedProblem,
   SinkNotFoundProblem,
   StaleWriteProblem
 } from "./Problem.js"
@@ -54,6 +55,7 @@ export class NotificationsGroup extends HttpApiGroup.make("notifications")
       .addSuccess(AlreadyEnqueued)
       .addError(InvalidInputProblem)
       .addError(IdempotencyConflictProblem)
+      .addError(OverloadedProblem)
   )
   .add(
     HttpApiEndpoint.get("getNotification", "/notifications/:id")

@@ -10,6 +10,7 @@ import {
   IllegalTransition,
   InvalidInput,
   NotificationNotFound,
+  Overloaded,
   SinkNotFound,
   StaleWrite
 } from "../domain/errors.js"
@@ -82,9 +83,10 @@ export const StaleWriteProblem = asProblem(StaleWrite, 409, "Lease lost or row c
 export const IdempotencyConflictProblem = asProblem(IdempotencyConflict, 409, "Idempotency-Key reused with another body", "IdempotencyConflict")
 export const PayloadTooLargeProblem = asProblem(PayloadTooLarge, 413, "Payload too large", "PayloadTooLarge")
 export const NotReadyProblem = asProblem(NotReady, 503, "Not ready", "NotReady")
+export const OverloadedProblem = asProblem(Overloaded, 503, "Overloaded", "Overloaded")
 
 /** Tags the endpoint schemas encode; any other failure reaching the edge is a 500. */
 export const declaredTags: ReadonlySet<string> = new Set([
   "InvalidInput", "Unauthorized", "NotificationNotFound", "DeliveryNotFound", "IllegalTransition",
-  "StaleWrite", "IdempotencyConflict", "PayloadTooLarge", "NotReady", "SinkNotFound"
+  "StaleWrite", "IdempotencyConflict", "PayloadTooLarge", "NotReady", "SinkNotFound", "Overloaded"
 ])

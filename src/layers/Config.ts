@@ -8,6 +8,10 @@ export const DaemonConfig = Config.all({
     Config.validate({ message: "must be a number of hours greater than 0", validation: (h) => h > 0 }),
     Config.withDefault(168)
   ),
+  maxQueuedEnqueues: Config.integer("HERALD_MAX_QUEUED_ENQUEUES").pipe(
+    Config.validate({ message: "must be a whole number of notifications, at least 1", validation: (n) => n >= 1 }),
+    Config.withDefault(10_000)
+  ),
   historyRetentionDays: Config.number("HERALD_HISTORY_RETENTION_DAYS").pipe(
     // At least a day: an Idempotency-Key binds for 24 h, and a retry must find its notification.
     Config.validate({ message: "must be 0 (keep for ever) or a number of days, at least 1", validation: (d) => d === 0 || (d >= 1 && Number.isFinite(d)) }),

@@ -5,7 +5,7 @@
  */
 import { Clock, Effect, Exit } from "effect"
 import { decodeInput } from "../domain/decode.js"
-import { InvalidInput } from "../domain/errors.js"
+import { InvalidInput, Overloaded } from "../domain/errors.js"
 import { fastNotificationInput } from "../domain/fastNotificationInput.js"
 import { type Enqueued, Notification, NotificationInput } from "../domain/Notification.js"
 import { DeliveryStore } from "./DeliveryStore.js"
@@ -14,6 +14,7 @@ import { makeBatcher } from "./internal/Batcher.js"
 import { makeId } from "./internal/ids.js"
 import { NotificationStore } from "./NotificationStore.js"
 import { Router } from "./Router.js"
+import { RuntimeConfig } from "./RuntimeConfig.js"
 import { SettingsStore } from "./SettingsStore.js"
 import { Writer } from "./Writer.js"
 
@@ -52,6 +53,21 @@ export class Enqueuer extends Effect.Service<Enqueuer>()("herald/Enqueuer", {
     const deliveries = yield* DeliveryStore
     const router = yield* Router
     const dispatcher = yield* Dispatcher
+    const { maxQueuedEnqueues: limit } = yield* RuntimeConfig
+    /** Notifications accepted and not yet written: the bound keeps a flood from queueing in memory without end. */
+    let queued = 0
+
+    /**
+     * Runs `effect` (writing `n` notifications) if the bound leaves room, else fails with
+     * Overloaded before anything is accepted. A batch larger than the bound alone is let through
+     * when nothing else waits: refusing it would refuse it for ever.
+     */
+    const admit = <A, E, R>(n: number, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | Overloaded, R> =>
+      Effect.suspend((): Effect.Effect<A, E | Overloaded, R> => {
+        if (queued > 0 && queued + n > limit) return Effect.fail(new Overloaded({ queued, limit, retryAfterSeconds: 1 }))
+        queued += n
+        return Effect.ensuring(effect, Effect.sync(() => { queued -= n }))
+      })
 
     /**
      * One enqueue transaction for a batch of inputs. Deliveries created leased are handed to
@@ -120,7 +136,8 @@ export class Enqueuer extends Effect.Service<Enqueuer>()("herald/Enqueuer", {
 
     /** One notification; concurrent callers share a transaction. Untraced: the batch it joins is traced once. */
     const enqueue = (input: unknown) =>
-      Effect.flatMap(writer.inTransaction, (nested) => Effect.flatMap(ready(input), nested ? insertOne : submit))
+      Effect.flatMap(writer.inTransaction, (nested) =>
+        Effect.flatMap(ready(input), (item) => (nested ? insertOne(item) : admit(1, submit(item)))))
 
     /** Many notifications in one transaction; a bad one fails the call with its index in each path. */
     const enqueueMany = Effect.fn("Enqueuer.enqueueMany")(function* (inputs: ReadonlyArray<unknown>) {
@@ -128,7 +145,9 @@ export class Enqueuer extends Effect.Service<Enqueuer>()("herald/Enqueuer", {
         Effect.suspend(() => ready(input)).pipe(
           Effect.mapError((e) => new InvalidInput({ what: e.what, issues: e.issues.map((x) => ({ ...x, path: `${i}${x.path ? "." + x.path : ""}` })) }))
         ))
-      return yield* Effect.all(yield* insertNotifications(decoded))
+      const nested = yield* writer.inTransaction
+      const insert = insertNotifications(decoded)
+      return yield* Effect.all(yield* (nested ? insert : admit(decoded.length, insert)))
     })
 
     return { enqueue, enqueueMany } as const

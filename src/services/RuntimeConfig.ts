@@ -12,6 +12,13 @@ export interface RuntimeOptions {
   readonly claimBatch: number
   /** Deliveries being sent at once, over all sinks. */
   readonly maxInFlight: number
+  /**
+   * Notifications accepted but not yet written (enqueue callers waiting for their group commit,
+   * enqueueMany calls waiting for the writer) beyond which `enqueue` fails with Overloaded
+   * instead of queueing without bound. One enqueueMany larger than this is accepted when
+   * nothing else waits.
+   */
+  readonly maxQueuedEnqueues: number
   /** How often change_log is polled for writes made by other processes. */
   readonly feedPollMs: number
   /** How long change_log keeps a change: a subscriber resuming from an older one gets a Resync. */
@@ -32,6 +39,7 @@ export const defaultRuntimeOptions = (): RuntimeOptions => ({
   background: true,
   claimBatch: 500,
   maxInFlight: 2_000,
+  maxQueuedEnqueues: 10_000,
   feedPollMs: 250,
   changeRetentionMs: 7 * 24 * 60 * 60 * 1_000,
   historyRetentionMs: 30 * 24 * 60 * 60 * 1_000

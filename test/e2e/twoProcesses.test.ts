@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as readline from "node:readline"
 import { Herald } from "../../src/layers/Herald.js"
 import { provideHerald, tempDb } from "../support/herald.js"
@@ -15,7 +15,7 @@ import { receiver, whenIo } from "../support/receiver.js"
 const worker = new URL("./twoProcesses.worker.mjs", import.meta.url).pathname
 
 interface Worker {
-  readonly child: ChildProcessWithoutNullStreams
+  readonly child: ChildProcess
   readonly enqueue: (n: number, prefix: string) => Effect.Effect<{ enqueued: Array<string>; at: number }>
 }
 
@@ -25,7 +25,7 @@ const startWorker = (db: string) =>
     Effect.async<Worker>((resume) => {
       const child = spawn(process.execPath, [worker, db], { stdio: ["pipe", "pipe", "inherit"] })
       const waiting: Array<(m: { enqueued: Array<string>; at: number }) => void> = []
-      readline.createInterface({ input: child.stdout }).on("line", (line) => {
+      readline.createInterface({ input: child.stdout! }).on("line", (line) => {
         const message = JSON.parse(line) as { ready?: boolean; enqueued?: Array<string>; at?: number }
         if (message.ready) return resume(Effect.succeed({ child, enqueue }))
         waiting.shift()?.(message as { enqueued: Array<string>; at: number })
@@ -33,14 +33,14 @@ const startWorker = (db: string) =>
       const enqueue = (n: number, prefix: string) =>
         Effect.async<{ enqueued: Array<string>; at: number }>((done) => {
           waiting.push((m) => done(Effect.succeed(m)))
-          child.stdin.write(`enqueue ${n} ${prefix}\n`)
+          child.stdin!.write(`enqueue ${n} ${prefix}\n`)
         })
       setTimeout(() => child.kill("SIGKILL"), 60_000).unref()
     }),
     ({ child }) => Effect.async<void>((resume) => {
       if (child.exitCode !== null) return resume(Effect.void)
       child.on("exit", () => resume(Effect.void))
-      child.stdin.write("stop\n")
+      child.stdin!.write("stop\n")
     })
   )
 

@@ -3,10 +3,12 @@ import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Option, Stream } from "effect"
-import { InvalidInput } from "../../src/domain/errors.js"
+import Database from "better-sqlite3"
+import { Effect, Either, Fiber, Option, Stream, TestClock } from "effect"
+import { InvalidInput, Overloaded } from "../../src/domain/errors.js"
+import { WriterDb } from "../../src/services/WriterDb.js"
 import { MemorySink } from "../../src/sinks/memory.js"
-import { eventually, tempDir, withHerald } from "../support/herald.js"
+import { eventually, ioTurn, stays, tempDir, withHerald } from "../support/herald.js"
 
 describe("Enqueuer", () => {
   it.scoped("enqueue and enqueueMany inside an embedder's own transaction are written with it, and delivered once it commits", () =>
@@ -84,4 +86,38 @@ describe("Enqueuer", () => {
       expect(yield* app`SELECT count(*) AS n FROM orders`).toEqual([{ n: 1 }])
       expect(yield* app`SELECT name FROM sqlite_master WHERE name IN ('notifications', 'deliveries')`).toEqual([])
     })), 20_000)
+})
+
+describe("Enqueuer backpressure", () => {
+  it.scoped("past maxQueuedEnqueues, enqueue fails with Overloaded and writes nothing; everything accepted is written", () =>
+    withHerald((herald) => Effect.gen(function* () {
+      const { db } = yield* WriterDb
+      // Another process holds the write lock: accepted enqueues wait (the busy backoff runs on the test clock).
+      const other = new Database(db.name)
+      other.exec("BEGIN IMMEDIATE")
+      const accepted = yield* Effect.forEach(Array.from({ length: 5 }, (_, i) => i), (i) =>
+        Effect.fork(herald.enqueue({ kind: "k", title: `accepted ${i}` })))
+      yield* stays(Effect.sync(() => accepted.map((f) => f.unsafePoll())), (r) => r.every((x) => x === null), "an enqueue finished while the lock was held")
+      const refused = yield* Effect.flip(herald.enqueue({ kind: "k", title: "refused" }))
+      expect(refused).toBeInstanceOf(Overloaded)
+      expect(refused).toMatchObject({ queued: 5, limit: 5, retryAfterSeconds: 1 })
+      expect(refused.message).toContain("retry in 1 s")
+      // A batch that does not fit is refused whole.
+      expect(yield* Effect.flip(herald.enqueueMany([{ kind: "k", title: "x" }]))).toBeInstanceOf(Overloaded)
+      other.exec("COMMIT")
+      other.close()
+      const results = yield* Effect.gen(function* () {
+        for (;;) {
+          yield* TestClock.adjust("1 second")
+          yield* ioTurn
+          if (accepted.every((f) => f.unsafePoll() !== null)) return yield* Effect.forEach(accepted, Fiber.join)
+        }
+      })
+      expect(results.map((r) => r.notification.title)).toEqual([0, 1, 2, 3, 4].map((i) => `accepted ${i}`))
+      const page = yield* herald.listNotifications({ limit: 100 })
+      expect(page.items.map((n) => n.title).sort()).toEqual([0, 1, 2, 3, 4].map((i) => `accepted ${i}`))
+      // With room again, enqueues are accepted; one enqueueMany larger than the bound too, when nothing else waits.
+      expect((yield* herald.enqueue({ kind: "k", title: "later" })).created).toBe(true)
+      expect(yield* herald.enqueueMany(Array.from({ length: 8 }, (_, i) => ({ kind: "k", title: `big ${i}` })))).toHaveLength(8)
+    }), { maxQueuedEnqueues: 5, background: false }))
 })

@@ -1,5 +1,5 @@
-/** Handlers of the notifications group: enqueue (with Idempotency-Key), get, list. */
-import { HttpApiBuilder } from "@effect/platform"
+/** Handlers of the notifications group: enqueue (with Idempotency-Key; 503 with Retry-After when overloaded), get, list. */
+import { HttpApiBuilder, HttpApp, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 import { Herald } from "../../layers/Herald.js"
 import { HeraldApi } from "../Api.js"
@@ -17,7 +17,14 @@ export const NotificationsLive = HttpApiBuilder.group(HeraldApi, "notifications"
           if (key === undefined) return yield* herald.enqueue(payload)
           const boundAt = yield* idempotency.bind(key, payload)
           return yield* herald.enqueue(payload.dedupeKey === undefined ? { ...payload, dedupeKey: dedupeKeyOf(key, boundAt) } : payload)
-        }).pipe(storageAsDefect, Effect.map((r) => (r.created ? { created: true as const, notification: r.notification } : { created: false as const, notification: r.notification }))))
+        }).pipe(
+          storageAsDefect,
+          // Overloaded is a 503 a client should retry: say when.
+          Effect.tapErrorTag("Overloaded", (e) =>
+            HttpApp.appendPreResponseHandler((_request, response) =>
+              Effect.succeed(HttpServerResponse.setHeader(response, "retry-after", String(e.retryAfterSeconds))))),
+          Effect.map((r) => (r.created ? { created: true as const, notification: r.notification } : { created: false as const, notification: r.notification }))
+        ))
       .handle("getNotification", ({ path }) => herald.getNotification(path.id).pipe(storageAsDefect))
       .handle("listNotifications", ({ urlParams: q }) =>
         herald.listNotifications(defined({
