@@ -52,8 +52,14 @@ const open = (options: SqliteOptions) =>
     )
   )
 
-/** How long one write blocks the thread for another process's lock before Writer backs off. */
-export const writerBusyTimeoutMs = 100
+/**
+ * How long one write blocks the thread for another process's lock before Writer backs off:
+ * never. SQLite waits out busy_timeout by sleeping on the thread, which stalls every fiber and
+ * socket (a 100 ms wait per retry, several fibers retrying back to back, held /healthz for
+ * 1.4 s behind an outside lock). A busy BEGIN IMMEDIATE fails at once and Writer's jittered
+ * backoff waits asynchronously.
+ */
+export const writerBusyTimeoutMs = 0
 
 /** The writer connection, with Herald's pragmas. Provides SqlClient. */
 export const writerLayer = (options: DatabaseOptions) =>
@@ -64,8 +70,8 @@ export const writerLayer = (options: DatabaseOptions) =>
       yield* Effect.all([
         client.unsafe("PRAGMA journal_mode = WAL"),
         client.unsafe(`PRAGMA synchronous = ${options.sync === "FULL" ? "FULL" : "NORMAL"}`),
-        // Short: SQLite waits it out by blocking the thread (every fiber, every socket). Longer
-        // waits for another process's lock are Writer's asynchronous retries.
+        // Zero: SQLite would wait it out by blocking the thread (every fiber, every socket).
+        // Waits for another process's lock are Writer's asynchronous retries.
         client.unsafe(`PRAGMA busy_timeout = ${Math.floor(options.busyTimeoutMs ?? writerBusyTimeoutMs)}`),
         client.unsafe("PRAGMA foreign_keys = ON"),
         client.unsafe("PRAGMA temp_store = MEMORY")
