@@ -18,6 +18,8 @@ export {
   DeliveryNotFound,
   IllegalTransition,
   InvalidInput,
+  MigrationChanged,
+  MigrationMissing,
   NotificationNotFound,
   Overloaded,
   StaleWrite,

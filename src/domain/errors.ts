@@ -65,6 +65,48 @@ export class DatabaseTooNew extends Schema.TaggedError<DatabaseTooNew>()("Databa
   }
 }
 
+const restoreFile = "restore the file as released (reinstall Herald, or undo the edit); a schema change goes in a new migration"
+
+/**
+ * A migration the database has applied is not this build's file of that number: its text
+ * changed since (SHA-256), or the file was renamed. Landed migrations are never edited.
+ */
+export class MigrationChanged extends Schema.TaggedError<MigrationChanged>()("MigrationChanged", {
+  /** This build's file, `NNNN_name.sql`. */
+  file: Schema.String,
+  /** The file the database applied under that number; the same as `file` unless renamed. */
+  appliedAs: Schema.String,
+  recordedSha256: Schema.optional(Schema.String),
+  fileSha256: Schema.optional(Schema.String)
+}) {
+  override get message() {
+    if (this.appliedAs !== this.file) {
+      return `migrations/${this.file} is not the migration this database applied as ${this.appliedAs}: ${restoreFile}`
+    }
+    return `migrations/${this.file} differs from the file this database was migrated with (SHA-256 recorded ${this.recordedSha256?.slice(0, 12)}..., the file's now ${this.fileSha256?.slice(0, 12)}...): ${restoreFile}`
+  }
+}
+
+/**
+ * A hole in the migrations: the database lacks one that a later applied migration followed
+ * (it was not migrated in order), or this build lacks a file before its newest.
+ */
+export class MigrationMissing extends Schema.TaggedError<MigrationMissing>()("MigrationMissing", {
+  /** `NNNN_name.sql`, or `NNNN_*.sql` for a file neither the build nor the database can name. */
+  file: Schema.String,
+  missingFrom: Schema.Literal("database", "build"),
+  /** The migration after the hole: applied (database) or in this build (build). */
+  laterMigration: Schema.Number,
+  /** For a file this build lacks: whether the database has applied it. */
+  applied: Schema.Boolean
+}) {
+  override get message() {
+    return this.missingFrom === "database"
+      ? `the database lacks migrations/${this.file} though migration ${this.laterMigration} after it is applied: it was not migrated in order, so its schema is not one this build knows; restore it from a backup, or point HERALD_DB at another file`
+      : `this build of Herald lacks migrations/${this.file}${this.applied ? ", which the database has applied" : ` though it has migration ${this.laterMigration}`}: a landed migration is never deleted; reinstall Herald, or restore the file`
+  }
+}
+
 /** The database file cannot be opened or written. */
 export class StorageUnavailable extends Schema.TaggedError<StorageUnavailable>()("StorageUnavailable", {
   path: Schema.String,
