@@ -20,5 +20,6 @@ export {
   InvalidInput,
   NotificationNotFound,
   StaleWrite,
-  StorageUnavailable
+  StorageUnavailable,
+  StoredSettingsInvalid
 } from "./domain/errors.js"

@@ -9,7 +9,7 @@ import { Clock, Context, Effect, Layer, type Stream } from "effect"
 import type { ChangeEvent, Resync } from "../domain/ChangeEvent.js"
 import { decodeInput } from "../domain/decode.js"
 import { type Delivery, DeliveryFilter, type Page } from "../domain/Delivery.js"
-import { type DatabaseTooNew, DeliveryNotFound, type InvalidInput, NotificationNotFound, type StorageUnavailable } from "../domain/errors.js"
+import { type DatabaseTooNew, DeliveryNotFound, type InvalidInput, NotificationNotFound, type StorageUnavailable, type StoredSettingsInvalid } from "../domain/errors.js"
 import { Broadcaster } from "../services/Broadcaster.js"
 import { ChangeLogStore } from "../services/ChangeLogStore.js"
 import { DeliveryStore } from "../services/DeliveryStore.js"
@@ -149,7 +149,7 @@ export class Herald extends Context.Tag("herald/Herald")<Herald, HeraldShape>() 
   static readonly layer = (config: HeraldConfig) => heraldLayer(config)
 }
 
-export type HeraldError = SqlError | StorageUnavailable | DatabaseTooNew | InvalidInput
+export type HeraldError = SqlError | StorageUnavailable | DatabaseTooNew | InvalidInput | StoredSettingsInvalid
 
 const heraldLayer = (config: HeraldConfig) => {
   const storage = readerLayer.pipe(

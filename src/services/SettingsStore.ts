@@ -5,14 +5,29 @@
  */
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect, Ref, Schema } from "effect"
-import { decodeInput } from "../domain/decode.js"
-import { InvalidInput } from "../domain/errors.js"
+import { decodeInput, issuesOf } from "../domain/decode.js"
+import { InvalidInput, StoredSettingsInvalid } from "../domain/errors.js"
 import { webhookSecretIssues } from "../domain/webhookSecret.js"
 import { defaultSettings, Settings } from "../domain/Settings.js"
 import { Writer } from "./Writer.js"
 
 const decodeSettings = decodeInput(Settings, "settings")
 const encodeSettings = Schema.encodeSync(Settings)
+const decodeDocument = Schema.decodeUnknown(Settings, { errors: "all" })
+
+/**
+ * The stored row as settings, or StoredSettingsInvalid naming paths only: a ParseError's own
+ * message, and JSON.parse's (it quotes the text around the fault), would print the secrets.
+ */
+const decodeStored = (document: string): Effect.Effect<Settings, StoredSettingsInvalid> => {
+  let json: unknown
+  try {
+    json = JSON.parse(document)
+  } catch {
+    return Effect.fail(new StoredSettingsInvalid({ issues: [{ path: "", message: "is not valid JSON" }] }))
+  }
+  return decodeDocument(json).pipe(Effect.mapError((e) => new StoredSettingsInvalid({ issues: issuesOf(e) })))
+}
 
 export class SettingsStore extends Effect.Service<SettingsStore>()("herald/SettingsStore", {
   effect: Effect.gen(function* () {
@@ -22,7 +37,7 @@ export class SettingsStore extends Effect.Service<SettingsStore>()("herald/Setti
     const load = Effect.gen(function* () {
       const rows = yield* sql<{ document: string; version: number }>`SELECT document, version FROM settings WHERE id = 1`
       if (rows.length === 0) return { settings: defaultSettings, version: 0 }
-      const settings = yield* Schema.decodeUnknown(Schema.parseJson(Settings))(rows[0]!.document).pipe(Effect.orDie)
+      const settings = yield* decodeStored(rows[0]!.document)
       return { settings, version: rows[0]!.version }
     })
 
@@ -34,7 +49,8 @@ export class SettingsStore extends Effect.Service<SettingsStore>()("herald/Setti
                  ON CONFLICT (id) DO NOTHING`
     })).pipe(Effect.orDie)
 
-    const cache = yield* Ref.make(yield* Effect.orDie(load))
+    // A document that does not decode stops the start with its paths (StoredSettingsInvalid).
+    const cache = yield* Ref.make(yield* load)
 
     /** The settings in force (from memory; no I/O). */
     const get = Ref.get(cache).pipe(Effect.map((c) => c.settings))
