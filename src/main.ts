@@ -65,7 +65,11 @@ const serve = Effect.gen(function* () {
     ).pipe(Layer.provide(daemonLayer({
       database: config.database,
       sync: config.sync,
-      runtime: { changeRetentionMs: config.changeRetentionHours * 3_600_000, historyRetentionMs: config.historyRetentionDays * 86_400_000 }
+      runtime: {
+        changeRetentionMs: config.changeRetentionHours * 3_600_000,
+        historyRetentionMs: config.historyRetentionDays * 86_400_000,
+        logDir: Option.getOrUndefined(config.logDir)
+      }
     }, HttpOptions.fromEnv())))
   )
 })

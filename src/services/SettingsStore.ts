@@ -9,6 +9,8 @@ import { decodeInput, issuesOf } from "../domain/decode.js"
 import { InvalidInput, StoredSettingsInvalid } from "../domain/errors.js"
 import { webhookSecretIssues } from "../domain/webhookSecret.js"
 import { defaultSettings, Settings } from "../domain/Settings.js"
+import { logPathIssues } from "../sinks/logPath.js"
+import { RuntimeConfig } from "./RuntimeConfig.js"
 import { Writer } from "./Writer.js"
 
 const decodeSettings = decodeInput(Settings, "settings")
@@ -33,6 +35,7 @@ export class SettingsStore extends Effect.Service<SettingsStore>()("herald/Setti
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const writer = yield* Writer
+    const runtime = yield* RuntimeConfig
 
     const load = Effect.gen(function* () {
       const rows = yield* sql<{ document: string; version: number }>`SELECT document, version FROM settings WHERE id = 1`
@@ -64,9 +67,10 @@ export class SettingsStore extends Effect.Service<SettingsStore>()("herald/Setti
     /** Replaces the whole document. Invalid input is InvalidInput with field paths, and writes nothing. */
     const put = Effect.fn("SettingsStore.put")(function* (input: unknown) {
       const settings = yield* decodeSettings(input)
-      // Checked on a change only: a stored document must always load, so this is not in the Schema.
-      const secretIssues = webhookSecretIssues(settings.sinks)
-      if (secretIssues.length > 0) return yield* new InvalidInput({ what: "settings", issues: secretIssues })
+      // Checked on a change only: a stored document must always load, so these are not in the
+      // Schema (a sink that breaks them fails its deliveries for good instead).
+      const issues = [...webhookSecretIssues(settings.sinks), ...logPathIssues(runtime.logDir, settings.sinks)]
+      if (issues.length > 0) return yield* new InvalidInput({ what: "settings", issues })
       const version = yield* writer.transaction(Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const rows = yield* sql<{ version: number }>`

@@ -1,6 +1,9 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import fc from "fast-check"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { Herald } from "../../src/layers/Herald.js"
 import { documentWith, missing, secrets, spoilers } from "../support/secrets.js"
 import { call, TestServer, testServer } from "./support.js"
@@ -127,6 +130,19 @@ layer(testServer(), { excludeTestServices: true })("HTTP settings: secrets never
       expect(notJson.status).toBe(400)
       expect(JSON.stringify(notJson.body)).not.toContain("c2VjcmV0LXNlY3JldA")
       expect(yield* herald.getSettings).toEqual(before)
+    }))
+
+  it.effect("a log sink with a path answers 400 at the path when HERALD_LOG_DIR is unset, and nothing is written", () =>
+    Effect.gen(function* () {
+      const herald = yield* Herald
+      const before = yield* herald.getSettings
+      const file = path.join(os.tmpdir(), `herald-not-here-${process.pid}.jsonl`)
+      const answer = yield* call("PUT", "/v1/settings", { body: { sinks: { audit: { type: "log", path: file } }, routes: [{ sink: "audit" }] } })
+      expect(answer.status).toBe(400)
+      expect(answer.body).toMatchObject({ code: "InvalidInput", path: "sinks.audit.path" })
+      expect(answer.body.detail).toContain("HERALD_LOG_DIR")
+      expect(yield* herald.getSettings).toEqual(before)
+      expect(fs.existsSync(file)).toBe(false)
     }))
 
   it.effect("for any document and any way it is wrong, neither the answer to GET nor a 400 carries a secret", () =>
