@@ -23,5 +23,6 @@ export {
   NotificationNotFound,
   Overloaded,
   StaleWrite,
-  StorageUnavailable
+  StorageUnavailable,
+  StoredSettingsInvalid
 } from "./domain/errors.js"

@@ -68,7 +68,8 @@ const serve = Effect.gen(function* () {
       runtime: {
         changeRetentionMs: config.changeRetentionHours * 3_600_000,
         historyRetentionMs: config.historyRetentionDays * 86_400_000,
-        maxQueuedEnqueues: config.maxQueuedEnqueues
+        maxQueuedEnqueues: config.maxQueuedEnqueues,
+        logDir: Option.getOrUndefined(config.logDir)
       }
     }, HttpOptions.fromEnv())))
   )

@@ -55,6 +55,19 @@ export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInp
   }
 }
 
+/**
+ * The settings document in the database does not decode: it was changed outside Herald (by hand,
+ * or by another program). Its issues name paths and what was expected, never the values found:
+ * the document holds the sinks' secrets, and this error is printed and logged.
+ */
+export class StoredSettingsInvalid extends Schema.TaggedError<StoredSettingsInvalid>()("StoredSettingsInvalid", {
+  issues: Schema.Array(Schema.Struct({ path: Schema.String, message: Schema.String }))
+}) {
+  override get message() {
+    return `the settings document stored in the database is invalid (was it changed outside Herald?): ${this.issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; ")}`
+  }
+}
+
 /** The database carries migrations this build does not know: it was written by a newer Herald. */
 export class DatabaseTooNew extends Schema.TaggedError<DatabaseTooNew>()("DatabaseTooNew", {
   databaseVersion: Schema.Number,

@@ -1,6 +1,7 @@
 /**
  * Decode issues as a person should read them, with the path joined by dots: those of every input
- * Herald decodes (InvalidInput) and of a request's path, query and headers (the HTTP edge).
+ * Herald decodes (InvalidInput) and of a request's path, query and headers (the HTTP edge). They
+ * say where and what was expected, never the value that was sent.
  */
 
 export interface DecodeIssue {
@@ -14,7 +15,21 @@ export interface Issue {
 }
 
 const isOptionalNoise = (i: DecodeIssue) => i.message.startsWith("Expected undefined")
-const literalMiss = /^Expected ("(?:[^"\\]|\\.)*"), actual (.*)$/
+const literalMiss = /^Expected ("(?:[^"\\]|\\.)*")$/
+
+/**
+ * Effect's messages carry the value that failed: after it (`Expected string, actual "hunter2"`)
+ * or inside it (`Unable to decode "abc" into a number`). Both are cut, at every path: the
+ * formatter cannot tell a secret from the rest (at a union the value is a whole sink, secret
+ * and all; a password pasted into the wrong field is still a password), and the sender already
+ * has what it sent, while an error body ends up in logs, proxies and dashboards. What comes
+ * before `, actual` is the schema's own description, so the first occurrence is the cut (and
+ * the second form, whose value comes first, is rewritten before it).
+ */
+const withoutValue = (message: string): string =>
+  message
+    .replace(/^Unable to decode [\s\S]* into (an? [\w.]+)[\s\S]*$/, "Expected $1")
+    .replace(/, actual [\s\S]*$/, "")
 
 /** Whether `inner` is `outer` or lies under it (compared key by key, never by joined text). */
 const within = (inner: ReadonlyArray<PropertyKey>, outer: ReadonlyArray<PropertyKey>) =>
@@ -25,10 +40,11 @@ const within = (inner: ReadonlyArray<PropertyKey>, outer: ReadonlyArray<Property
  * undefined"); the second is dropped once the first is there. A value outside a set of literals
  * fails once per literal; those become one issue ("Expected one of ...").
  */
-export const tidyIssues = (issues: ReadonlyArray<DecodeIssue>): ReadonlyArray<Issue> => {
+export const tidyIssues = (raw: ReadonlyArray<DecodeIssue>): ReadonlyArray<Issue> => {
+  const issues = raw.map((i) => ({ path: i.path, message: withoutValue(i.message) }))
   const kept = issues.filter((i) => !isOptionalNoise(i) || !issues.some((o) => o !== i && !isOptionalNoise(o) && within(o.path, i.path)))
   const out: Array<Issue> = []
-  const literals = new Map<string, { path: string; expected: Array<string>; actual: string; at: number }>()
+  const literals = new Map<string, { path: string; expected: Array<string>; at: number }>()
   for (const i of kept) {
     const path = i.path.map(String).join(".")
     const m = literalMiss.exec(i.message)
@@ -36,16 +52,16 @@ export const tidyIssues = (issues: ReadonlyArray<DecodeIssue>): ReadonlyArray<Is
       out.push({ path, message: i.message })
       continue
     }
-    const key = JSON.stringify([i.path.map(String), m[2]])
+    const key = JSON.stringify(i.path.map(String))
     const group = literals.get(key)
     if (group !== undefined) group.expected.push(m[1]!)
     else {
-      literals.set(key, { path, expected: [m[1]!], actual: m[2]!, at: out.length })
+      literals.set(key, { path, expected: [m[1]!], at: out.length })
       out.push({ path, message: i.message })
     }
   }
   for (const g of literals.values()) {
-    if (g.expected.length > 1) out[g.at] = { path: g.path, message: `Expected one of ${g.expected.join(", ")}, actual ${g.actual}` }
+    if (g.expected.length > 1) out[g.at] = { path: g.path, message: `Expected one of ${g.expected.join(", ")}` }
   }
   return out
 }

@@ -95,9 +95,10 @@ export const RequeueSelector = Schema.Union(
   Schema.Struct({
     status: Schema.optional(DeliveryStatus),
     sink: Schema.optional(Schema.String),
-    limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 1_000)))
+    limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 1_000))),
+    all: Schema.optional(Schema.Boolean.annotations({ description: "required (true) when neither status nor sink is given: every dead delivery" }))
   })
-).annotations({ ...strict, description: "explicit ids, or a filter (status defaults to dead)" })
+).annotations({ ...strict, description: "explicit ids, or a filter (status defaults to dead); a filter with neither status nor sink must say all: true" })
 
 export const Claimed = Schema.Struct({ delivery: Delivery, notification: Notification })
 
@@ -124,6 +125,7 @@ export class DeliveriesGroup extends HttpApiGroup.make("deliveries")
     HttpApiEndpoint.post("requeueMany", "/deliveries/requeue")
       .setPayload(RequeueSelector)
       .addSuccess(RequeueReport)
+      .addError(InvalidInputProblem)
   )
   .add(
     HttpApiEndpoint.post("requeue", "/deliveries/:id/requeue")
@@ -187,7 +189,7 @@ export class DeliveriesGroup extends HttpApiGroup.make("deliveries")
 // ---- change feed, settings, operations -------------------------------------------------
 
 const changeEntities: ReadonlyArray<string> = ["notification", "delivery", "settings"]
-const ChangeEntity = Schema.Trim.pipe(Schema.filter((e) => changeEntities.includes(e) || `expected notification, delivery or settings, not ${JSON.stringify(e)}`))
+const ChangeEntity = Schema.Trim.pipe(Schema.filter((e) => changeEntities.includes(e) || "expected notification, delivery or settings"))
 /** `?entity=notification,delivery`: which entities' changes to stream; an unknown one is a 400, not a silent filter. */
 const ChangeEntities = Schema.compose(Schema.split(","), Schema.NonEmptyArray(ChangeEntity))
   .annotations({ description: "comma-separated entities: notification, delivery, settings" })

@@ -35,7 +35,11 @@ const problemOf = (cause: Cause.Cause<unknown>, limitBytes: number): HttpServerR
     if (inner instanceof Error && inner.message === "maxBytes exceeded") {
       return respond(problemBody(413, "Payload too large", "PayloadTooLarge", `the request body is larger than ${limitBytes} bytes`, { limitBytes }), { connection: "close" })
     }
-    if (inner instanceof SyntaxError) return respond(problemBody(400, "Invalid input", "InvalidInput", `the body is not valid JSON: ${inner.message}`))
+    if (inner instanceof SyntaxError) {
+      // JSON.parse's message quotes the text around the fault, secrets and all: keep its position only.
+      const at = /at position (\d+)/.exec(inner.message)
+      return respond(problemBody(400, "Invalid input", "InvalidInput", `the body is not valid JSON${at === null ? "" : ` (at position ${at[1]})`}`))
+    }
   }
   if (tagOf(defect) === "SqlError") {
     return respond(problemBody(503, "Storage unavailable", "StorageUnavailable", "the database is busy or unavailable; retry"), { "retry-after": "1" })

@@ -1,7 +1,8 @@
 /**
  * Secrets in the settings document leave the API masked; a masked value sent back in a PUT
  * keeps the stored secret if its destination is unchanged. A masked value where nothing is
- * stored, or whose destination changed, is refused with its path.
+ * stored, or whose destination changed, is refused with its path. A webhook URL is masked in
+ * part (its credentials), so it still says where deliveries go.
  */
 import { Effect, Schema } from "effect"
 import { InvalidInput } from "../domain/errors.js"
@@ -14,6 +15,40 @@ const secretFields: Readonly<Record<string, ReadonlyArray<string>>> = {
   webhook: ["secret"],
   email: ["password"],
   slack: ["url"]
+}
+
+/** URLs masked in part: credentials hidden, destination shown (a Slack URL is a secret whole). */
+const urlFields: Readonly<Record<string, ReadonlyArray<string>>> = {
+  webhook: ["url"]
+}
+
+const urlMask = "***"
+
+/**
+ * A URL with whatever may be a credential masked: the userinfo, every query value (a bare
+ * parameter whole, it may be the token) and the fragment. Scheme, host, port and path stay.
+ * A masked URL is its own mask, so an echo is recognised by comparing masks.
+ */
+export const maskUrl = (url: string): string => {
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    return masked // a stored URL always parses; anything else is hidden whole
+  }
+  const userinfo = u.username !== "" || u.password !== "" ? `${urlMask}@` : ""
+  const query = u.search === ""
+    ? ""
+    : `?${u.search.slice(1).split("&").map((p) => (p.includes("=") ? `${p.slice(0, p.indexOf("="))}=${urlMask}` : urlMask)).join("&")}`
+  const fragment = u.hash === "" ? "" : `#${urlMask}`
+  return `${u.protocol}//${userinfo}${u.host}${u.pathname}${query}${fragment}`
+}
+
+/** Whether `url` is a mask with something masked in it (not a URL to store as it is). */
+const carriesMask = (url: string) => {
+  if (maskUrl(url) !== url) return false
+  const u = new URL(url)
+  return u.username !== "" || u.search !== "" || u.hash !== ""
 }
 
 /**
@@ -35,6 +70,7 @@ export const maskSettings = (settings: Settings): SettingsInput => {
   for (const [name, sink] of Object.entries(doc.sinks ?? {})) {
     const copy: SinkDoc = { ...sink }
     for (const field of secretFields[sink.type] ?? []) if (typeof copy[field] === "string") copy[field] = masked
+    for (const field of urlFields[sink.type] ?? []) if (typeof copy[field] === "string") copy[field] = maskUrl(copy[field])
     sinks[name] = copy
   }
   return { ...doc, sinks } as SettingsInput
@@ -54,9 +90,19 @@ export const unmaskSettings = (input: unknown, stored: Settings): Effect.Effect<
       continue
     }
     const copy: SinkDoc = { ...(sink as SinkDoc) }
+    const previous = storedSinks[name] as SinkDoc | undefined
+    // URLs first: a masked URL sent back is the stored one, which the secrets below are bound to.
+    for (const field of urlFields[String(copy["type"])] ?? []) {
+      const sent = copy[field]
+      if (typeof sent !== "string") continue
+      const stored = previous?.["type"] === copy["type"] ? previous?.[field] : undefined
+      if (typeof stored === "string" && sent === maskUrl(stored)) copy[field] = stored
+      else if (carriesMask(sent)) {
+        issues.push({ path: `sinks.${name}.${field}`, message: "a masked URL can only be sent back unchanged, for the URL that is stored; send the real URL" })
+      }
+    }
     for (const field of secretFields[String(copy["type"])] ?? []) {
       if (copy[field] !== masked) continue
-      const previous = storedSinks[name] as SinkDoc | undefined
       if (previous === undefined || previous["type"] !== copy["type"] || typeof previous[field] !== "string") {
         issues.push({ path: `sinks.${name}.${field}`, message: "a masked value can only be sent back for a secret that is stored; send the real value" })
         continue

@@ -1,5 +1,14 @@
 /** The daemon's environment, read once with Effect Config: a bad value fails at boot naming the variable. */
 import { Config } from "effect"
+import * as fs from "node:fs"
+
+const isDirectory = (p: string) => {
+  try {
+    return fs.statSync(p).isDirectory()
+  } catch {
+    return false
+  }
+}
 
 export const DaemonConfig = Config.all({
   database: Config.string("HERALD_DB").pipe(Config.withDefault("./herald.db")),
@@ -16,5 +25,11 @@ export const DaemonConfig = Config.all({
     // At least a day: an Idempotency-Key binds for 24 h, and a retry must find its notification.
     Config.validate({ message: "must be 0 (keep for ever) or a number of days, at least 1", validation: (d) => d === 0 || (d >= 1 && Number.isFinite(d)) }),
     Config.withDefault(30)
+  ),
+  // Unset: log sinks write to stdout only. A path in settings is a file the daemon appends to,
+  // and anyone with the API token edits settings: only files in this directory are allowed.
+  logDir: Config.string("HERALD_LOG_DIR").pipe(
+    Config.validate({ message: "must be an existing directory", validation: isDirectory }),
+    Config.option
   )
 })

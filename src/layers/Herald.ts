@@ -16,7 +16,8 @@ import {
   type MigrationChanged,
   type MigrationMissing,
   NotificationNotFound,
-  type StorageUnavailable
+  type StorageUnavailable,
+  type StoredSettingsInvalid
 } from "../domain/errors.js"
 import { Broadcaster } from "../services/Broadcaster.js"
 import { ChangeLogStore } from "../services/ChangeLogStore.js"
@@ -162,7 +163,7 @@ export class Herald extends Context.Tag("herald/Herald")<Herald, HeraldShape>() 
   static readonly layer = (config: HeraldConfig) => heraldLayer(config)
 }
 
-export type HeraldError = SqlError | StorageUnavailable | DatabaseTooNew | MigrationChanged | MigrationMissing | InvalidInput
+export type HeraldError = SqlError | StorageUnavailable | DatabaseTooNew | MigrationChanged | MigrationMissing | InvalidInput | StoredSettingsInvalid
 
 const heraldLayer = (config: HeraldConfig) => {
   const storage = readerLayer.pipe(

@@ -4,7 +4,7 @@
  */
 import { Clock, Effect } from "effect"
 import { Delivery, type DeliveryStatus } from "../domain/Delivery.js"
-import { DeliveryNotFound, IllegalTransition, StaleWrite } from "../domain/errors.js"
+import { DeliveryNotFound, IllegalTransition, InvalidInput, StaleWrite } from "../domain/errors.js"
 import type { Settings } from "../domain/Settings.js"
 import { type DeliveryEvent, step } from "../machines/delivery.js"
 import { DeliveryStore } from "./DeliveryStore.js"
@@ -20,10 +20,19 @@ export interface RequeueReport {
   readonly failed: ReadonlyArray<{ readonly id: string; readonly code: string; readonly reason: string }>
 }
 
-/** Which deliveries a bulk requeue takes: these ids, or every match of a filter (dead ones by default). */
+/**
+ * Which deliveries a bulk requeue takes: these ids, or every match of a filter (dead ones by
+ * default). A filter with neither status nor sink takes every dead delivery, so it must say
+ * `all: true`: an empty object from a script's missing variable must not requeue them all.
+ */
 export type RequeueSelector =
   | { readonly ids: ReadonlyArray<string> }
-  | { readonly status?: DeliveryStatus; readonly sink?: string; readonly limit?: number }
+  | { readonly status?: DeliveryStatus; readonly sink?: string; readonly limit?: number; readonly all?: boolean }
+
+const emptyFilter = new InvalidInput({
+  what: "requeue selector",
+  issues: [{ path: "all", message: "a filter with neither status nor sink takes every dead delivery: name a status or a sink, give ids, or send all: true to mean it" }]
+})
 
 type Result = Delivery | DeliveryNotFound | IllegalTransition | StaleWrite
 
@@ -96,6 +105,9 @@ export class OperatorCommands extends Effect.Service<OperatorCommands>()("herald
 
     /** Requeues by ids, or every delivery matching a filter: a report, not all-or-nothing. */
     const requeueMany = Effect.fn("OperatorCommands.requeueMany")(function* (selector: RequeueSelector) {
+      if (!("ids" in selector) && selector.status === undefined && selector.sink === undefined && selector.all !== true) {
+        return yield* emptyFilter
+      }
       const result = yield* writer.transaction(Effect.gen(function* () {
         const ids = "ids" in selector
           ? [...new Set(selector.ids)]

@@ -30,6 +30,11 @@ export interface RuntimeOptions {
    * it at least as long as an Idempotency-Key binds (24 h), as the daemon's setting requires.
    */
   readonly historyRetentionMs: number
+  /**
+   * The directory `log` sinks may write files in (the daemon's HERALD_LOG_DIR). Unset: a log
+   * sink writes to stdout only, and settings naming a `path` are refused.
+   */
+  readonly logDir: string | undefined
 }
 
 export const makeOwner = () => `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`
@@ -42,7 +47,8 @@ export const defaultRuntimeOptions = (): RuntimeOptions => ({
   maxQueuedEnqueues: 10_000,
   feedPollMs: 250,
   changeRetentionMs: 7 * 24 * 60 * 60 * 1_000,
-  historyRetentionMs: 30 * 24 * 60 * 60 * 1_000
+  historyRetentionMs: 30 * 24 * 60 * 60 * 1_000,
+  logDir: undefined
 })
 
 export class RuntimeConfig extends Context.Tag("herald/RuntimeConfig")<RuntimeConfig, RuntimeOptions>() {

@@ -4,6 +4,7 @@ import type { SinkType } from "../domain/Settings.js"
 import type { Sink } from "../domain/Sink.js"
 import { makeLogSink } from "../sinks/log.js"
 import { MemorySink } from "../sinks/memory.js"
+import { RuntimeConfig } from "./RuntimeConfig.js"
 
 /**
  * A sink whose implementation, and the libraries it needs, load on its first delivery: a program
@@ -22,7 +23,7 @@ export class Sinks extends Context.Tag("herald/Sinks")<Sinks, ReadonlyMap<SinkTy
     Effect.gen(function* () {
       const scope = yield* Effect.scope
       const memory = yield* MemorySink
-      const log = yield* makeLogSink
+      const log = yield* makeLogSink((yield* RuntimeConfig).logDir)
       // One pair of keep-alive agents for both HTTP sinks, made when the first of them is used.
       const http = yield* Effect.cached(Scope.extend(
         Effect.flatMap(Effect.promise(() => import("../sinks/internal/httpClients.js")), (m) => m.makeHttpClients),

@@ -1,11 +1,31 @@
-/** The `log` sink: one JSON line per delivery, to stdout or appended to the file at `path`. */
+/**
+ * The `log` sink: one JSON line per delivery, to stdout or appended to the file at `path`, which
+ * must lie inside `logDir` (logPath.ts). A stored path that does not fails its deliveries for good.
+ */
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import type { Sink } from "../domain/Sink.js"
 import { SinkFailure } from "../domain/Sink.js"
+import { resolveLogPath } from "./logPath.js"
 
-export const makeLogSink = Effect.gen(function* () {
+export const makeLogSink = (logDir: string | undefined) => Effect.gen(function* () {
+  /** By real file: two paths to one file share a stream, so lines never interleave mid-write. */
   const streams = new Map<string, fs.WriteStream>()
+  /**
+   * Paths already resolved. Checked once, when the file is first opened: the stream then writes
+   * to the file that was checked, whatever a link is changed to afterwards.
+   */
+  const files = new Map<string, string>()
+  const fileOf = (path: string): string | SinkFailure => {
+    const known = files.get(path)
+    if (known !== undefined) return known
+    const resolved = resolveLogPath(logDir, path)
+    if ("refused" in resolved) {
+      return new SinkFailure({ retryable: false, code: "log_path_not_allowed", message: `the sink's path ${path} is not allowed: ${resolved.refused}` })
+    }
+    files.set(path, resolved.file)
+    return resolved.file
+  }
   yield* Effect.addFinalizer(() =>
     Effect.promise(() =>
       Promise.all([...streams.values()].map((s) => new Promise<void>((resolve) => s.end(() => resolve()))))
@@ -19,10 +39,15 @@ export const makeLogSink = Effect.gen(function* () {
         process.stdout.write(line, done)
         return
       }
-      let stream = streams.get(path)
+      const file = fileOf(path)
+      if (file instanceof SinkFailure) {
+        resume(Effect.fail(file))
+        return
+      }
+      let stream = streams.get(file)
       if (stream === undefined) {
-        stream = fs.createWriteStream(path, { flags: "a" })
-        streams.set(path, stream)
+        stream = fs.createWriteStream(file, { flags: "a" })
+        streams.set(file, stream)
       }
       stream.write(line, done)
     })

@@ -63,6 +63,6 @@ describe("a crash loses nothing", () => {
           expect(lines.get(d.id) ?? 0).toBeLessThanOrEqual(attempts.length)
           expect(attempts.at(-1)!.outcome).toBe("sent")
         }
-      }))
+      }), { logDir: dir })
     }))
 })

@@ -1,6 +1,7 @@
 // A Herald process for the crash test: routes to a log sink writing to a file, enqueues
 // a load, says so on stdout, and keeps delivering until it is killed.
 import { Effect } from "effect"
+import * as path from "node:path"
 import { Herald } from "../../dist/index.js"
 
 const [database, logFile, count] = process.argv.slice(2)
@@ -16,4 +17,4 @@ const program = Effect.gen(function* () {
   process.stdout.write("enqueued\n")
   yield* Effect.never
 })
-Effect.runPromise(program.pipe(Effect.provide(Herald.layer({ database, runtime: { claimBatch: 25, maxInFlight: 25 } }))))
+Effect.runPromise(program.pipe(Effect.provide(Herald.layer({ database, runtime: { claimBatch: 25, maxInFlight: 25, logDir: path.dirname(logFile) } }))))

@@ -115,6 +115,21 @@ layer(testServer(), { excludeTestServices: true })("HTTP deliveries, dead letter
       expect(bad.status).toBe(400)
     }))
 
+  it.effect("a bulk requeue with an empty filter answers 400 and requeues nothing, unless it says all: true", () =>
+    Effect.gen(function* () {
+      const dead = yield* deadDelivery("everything?")
+      const before = yield* call("GET", `/v1/deliveries/${dead}`)
+      for (const body of [{}, { limit: 500 }, { all: false }]) {
+        const refused = yield* call("POST", "/v1/deliveries/requeue", { body })
+        expect(refused.status).toBe(400)
+        expect(refused.body).toMatchObject({ code: "InvalidInput", path: "all" })
+      }
+      expect((yield* call("GET", `/v1/deliveries/${dead}`)).body).toEqual(before.body)
+      const all = yield* call("POST", "/v1/deliveries/requeue", { body: { all: true } })
+      expect(all.status).toBe(200)
+      expect(all.body.requeued).toContain(dead)
+    }))
+
   it.effect("cancel keeps the row with its reason; cancelling it again answers 409", () =>
     Effect.gen(function* () {
       const id = yield* oneDelivery("cancel me")

@@ -68,12 +68,12 @@ layer(testServer({ maxBodyBytes: 4_096 }), { excludeTestServices: true })("HTTP 
       expect(after.body.items).toEqual(before.body.items)
     }))
 
-  it.effect("a bad query parameter answers 400 with one issue that says what was expected", () =>
+  it.effect("a bad query parameter answers 400 with one issue that says what was expected, not what was sent", () =>
     Effect.gen(function* () {
       const cases: ReadonlyArray<readonly [string, string, string]> = [
-        ["priority=loud", "priority", 'Expected one of "low", "normal", "high", "urgent", actual "loud"'],
-        ["since=x", "since", 'Unable to decode "x" into a number'],
-        ["limit=0", "limit", "Expected a number between 1 and 1000, actual 0"]
+        ["priority=loud", "priority", 'Expected one of "low", "normal", "high", "urgent"'],
+        ["since=x", "since", "Expected a number"],
+        ["limit=0", "limit", "Expected a number between 1 and 1000"]
       ]
       for (const [query, path, message] of cases) {
         const reply = yield* call("GET", `/v1/notifications?${query}`)

@@ -1,7 +1,12 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
+import fc from "fast-check"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { Herald } from "../../src/layers/Herald.js"
-import { call, testServer } from "./support.js"
+import { documentWith, missing, secrets, spoilers } from "../support/secrets.js"
+import { call, TestServer, testServer } from "./support.js"
 
 const document = {
   enabled: true,
@@ -70,5 +75,93 @@ layer(testServer(), { excludeTestServices: true })("HTTP settings", (it) => {
       expect(maskedNew.status).toBe(400)
       expect(maskedNew.body.path).toBe("sinks.other.secret")
       expect(yield* herald.getSettings).toEqual(before)
+    }))
+})
+
+layer(testServer(), { excludeTestServices: true })("HTTP settings: secrets never leave in answers or errors", (it) => {
+  it.effect("a webhook URL comes back with its credentials and query values masked, keeping scheme, host and path; sent back masked, the stored URL stays", () =>
+    Effect.gen(function* () {
+      const herald = yield* Herald
+      const url = "https://alice:pa55word@example.com:8443/hook/in?token=tok_live_123&team=ops"
+      const hook = { type: "webhook", url, secret: "whsec_real" }
+      expect((yield* call("PUT", "/v1/settings", { body: { ...document, sinks: { ...document.sinks, hook } } })).status).toBe(200)
+      const got = yield* call("GET", "/v1/settings")
+      expect(got.body.sinks.hook.url).toBe("https://***@example.com:8443/hook/in?token=***&team=***")
+      expect(JSON.stringify(got.body)).not.toContain("pa55word")
+      expect(JSON.stringify(got.body)).not.toContain("tok_live_123")
+      const again = yield* call("PUT", "/v1/settings", { body: { ...got.body, leaseMs: 21_000 } })
+      expect(again.status).toBe(200)
+      expect(again.body.sinks.hook.url).toBe(got.body.sinks.hook.url)
+      expect((yield* herald.getSettings).sinks["hook"]).toMatchObject({ url, secret: "whsec_real" })
+      // A masked URL that is not the stored one's mask is refused, not stored with its asterisks.
+      const before = yield* herald.getSettings
+      const other = yield* call("PUT", "/v1/settings", { body: { ...got.body, sinks: { ...got.body.sinks, hook: { ...got.body.sinks.hook, url: "https://***@other.example.com/hook?token=***" } } } })
+      expect(other.status).toBe(400)
+      expect(other.body.path).toBe("sinks.hook.url")
+      expect(yield* herald.getSettings).toEqual(before)
+      // A real new URL replaces the stored one; the masked secret is refused since its destination moved.
+      const moved = yield* call("PUT", "/v1/settings", { body: { ...got.body, sinks: { ...got.body.sinks, hook: { ...got.body.sinks.hook, url: "https://example.com/hook/in?token=new" } } } })
+      expect(moved.status).toBe(400)
+      expect(moved.body.path).toBe("sinks.hook.secret")
+    }))
+
+  it.effect("a PUT whose secret has the wrong type answers 400 at its path without echoing the value", () =>
+    Effect.gen(function* () {
+      const herald = yield* Herald
+      expect((yield* call("PUT", "/v1/settings", { body: document })).status).toBe(200)
+      const before = yield* herald.getSettings
+      const mail = { type: "email", host: "smtp.example.com", port: 587, password: { value: "hunter2-correct-horse" }, from: "h@example.com", to: ["ops@example.com"] }
+      const cases = [
+        { sinks: { hook: { type: "webhook", url: "https://example.com/hook", secret: 7_391_046_225_118 } } },
+        { sinks: { mail } },
+        // The type is unknown: the whole sink (its secret too) is what fails to match.
+        { sinks: { chat: { type: "slak", url: "https://hooks.slack.com/services/T0/B0/xoxb-sekrit" } } },
+        { sinks: { hook: { type: "webhook", url: { href: "https://user:hunter3@example.com/h" } } } }
+      ]
+      for (const sinks of cases) {
+        const answer = yield* call("PUT", "/v1/settings", { body: { ...document, ...sinks } })
+        expect(answer.status).toBe(400)
+        expect(answer.body.code).toBe("InvalidInput")
+        expect(answer.body.path).toMatch(/^sinks\./)
+        const text = JSON.stringify(answer.body)
+        for (const secret of ["7391046225118", "hunter2-correct-horse", "xoxb-sekrit", "hunter3"]) expect(text).not.toContain(secret)
+      }
+      const notJson = yield* call("PUT", "/v1/settings", { raw: '{"sinks":{"hook":{"type":"webhook","secret":"whsec_c2VjcmV0LXNlY3JldA==" oops}}}', headers: { "content-type": "application/json" } })
+      expect(notJson.status).toBe(400)
+      expect(JSON.stringify(notJson.body)).not.toContain("c2VjcmV0LXNlY3JldA")
+      expect(yield* herald.getSettings).toEqual(before)
+    }))
+
+  it.effect("a log sink with a path answers 400 at the path when HERALD_LOG_DIR is unset, and nothing is written", () =>
+    Effect.gen(function* () {
+      const herald = yield* Herald
+      const before = yield* herald.getSettings
+      const file = path.join(os.tmpdir(), `herald-not-here-${process.pid}.jsonl`)
+      const answer = yield* call("PUT", "/v1/settings", { body: { sinks: { audit: { type: "log", path: file } }, routes: [{ sink: "audit" }] } })
+      expect(answer.status).toBe(400)
+      expect(answer.body).toMatchObject({ code: "InvalidInput", path: "sinks.audit.path" })
+      expect(answer.body.detail).toContain("HERALD_LOG_DIR")
+      expect(yield* herald.getSettings).toEqual(before)
+      expect(fs.existsSync(file)).toBe(false)
+    }))
+
+  it.effect("for any document and any way it is wrong, neither the answer to GET nor a 400 carries a secret", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer
+      const herald = yield* Herald
+      const run = <A>(e: Effect.Effect<A, never, TestServer>) => Effect.runPromise(Effect.provideService(e, TestServer, server))
+      yield* Effect.promise(() => fc.assert(fc.asyncProperty(
+        secrets, fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: spoilers.length - 1 }),
+        async (s, userinfo, query, spoiler) => {
+          const doc = documentWith(s, { userinfo, query })
+          const put = await run(call("PUT", "/v1/settings", { body: doc }))
+          expect(put.status).toBe(200)
+          const got = await run(call("GET", "/v1/settings"))
+          expect(missing(JSON.stringify([put.body, got.body]), s)).toEqual([])
+          const bad = await run(call("PUT", "/v1/settings", { body: spoilers[spoiler]!(doc, s) }))
+          expect(bad.status).toBe(400)
+          expect(missing(JSON.stringify(bad.body), s)).toEqual([])
+        }), { numRuns: 25 }))
+      expect(Object.keys((yield* herald.getSettings).sinks)).toEqual(["hook", "chat", "mail", "stdout"])
     }))
 })
