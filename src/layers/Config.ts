@@ -1,16 +1,18 @@
-/** The daemon's environment, read once with Effect Config: a bad value fails at boot naming the variable. */
+/**
+ * The daemon's environment, read once with Effect Config: a bad value fails at boot with one line
+ * naming the variable, the rule it broke and what it got. The HTTP variables are HttpOptions.ts's.
+ */
 import { Config } from "effect"
+import { literalVar, numberVar, textVar } from "./internal/envVar.js"
 
 export const DaemonConfig = Config.all({
-  database: Config.string("HERALD_DB").pipe(Config.withDefault("./herald.db")),
-  sync: Config.literal("NORMAL", "FULL")("HERALD_SYNC").pipe(Config.withDefault("NORMAL" as const)),
-  changeRetentionHours: Config.number("HERALD_CHANGE_RETENTION_HOURS").pipe(
-    Config.validate({ message: "must be a number of hours greater than 0", validation: (h) => h > 0 }),
+  database: textVar("HERALD_DB", "a path to the SQLite file").pipe(Config.withDefault("./herald.db")),
+  sync: literalVar("HERALD_SYNC", ["NORMAL", "FULL"] as const).pipe(Config.withDefault("NORMAL" as const)),
+  changeRetentionHours: numberVar("HERALD_CHANGE_RETENTION_HOURS", "a number of hours greater than 0", (h) => h > 0).pipe(
     Config.withDefault(168)
   ),
-  historyRetentionDays: Config.number("HERALD_HISTORY_RETENTION_DAYS").pipe(
-    // At least a day: an Idempotency-Key binds for 24 h, and a retry must find its notification.
-    Config.validate({ message: "must be 0 (keep for ever) or a number of days, at least 1", validation: (d) => d === 0 || (d >= 1 && Number.isFinite(d)) }),
+  // At least a day: an Idempotency-Key binds for 24 h, and a retry must find its notification.
+  historyRetentionDays: numberVar("HERALD_HISTORY_RETENTION_DAYS", "0 (keep for ever) or a number of days, at least 1", (d) => d === 0 || d >= 1).pipe(
     Config.withDefault(30)
   )
 })
