@@ -14,5 +14,6 @@ const newest = (dir) => {
 const built = existsSync("dist/main.js") ? statSync("dist/main.js").mtimeMs : 0
 if (built === 0 || newest("src") > built) {
   console.error("herald: building dist/ (npm run build) ...")
-  execSync("npm run build", { stdio: "inherit" })
+  // The build's output goes to stderr: stdout is the command's own (`$(npm start --silent -- token)`).
+  execSync("npm run build", { stdio: ["ignore", 2, 2] })
 }

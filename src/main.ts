@@ -1,16 +1,19 @@
 /**
  * The daemon: `node dist/main.js` runs the runtime and its HTTP API until SIGINT/SIGTERM, then
- * drains HTTP and stops the runtime in order. `node dist/main.js token` prints the stored API token.
+ * drains HTTP and stops the runtime in order. `node dist/main.js token` prints the stored API token;
+ * `--help` prints the usage, and any other argument is refused with it.
  */
 import { HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
-import { Cause, ConfigError, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
+import { Cause, Config, ConfigError, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { ApiToken, readStoredToken } from "./http/ApiToken.js"
+import { HttpEnvConfig } from "./http/HttpOptions.js"
 import { DaemonConfig } from "./layers/Config.js"
 import { Herald } from "./layers/Herald.js"
 import { daemonLayer, HttpOptions } from "./layers/Http.js"
+import { describeConfigError } from "./layers/internal/envVar.js"
 
 const origin = (address: HttpServer.Address) => {
   if (address._tag === "UnixAddress") return `http+unix://${address.path}`
@@ -48,7 +51,8 @@ const banner = (url: string, token: ApiToken["Type"], database: string) => {
 }
 
 const serve = Effect.gen(function* () {
-  const config = yield* DaemonConfig
+  // Every variable is checked before anything starts: a bad HERALD_PORT must not leave a new database behind.
+  const { config, http } = yield* Config.all({ config: DaemonConfig, http: HttpEnvConfig })
   const database = path.resolve(config.database)
   yield* Effect.logInfo("starting").pipe(Effect.annotateLogs({ database, sync: config.sync }))
   yield* Layer.launch(
@@ -71,14 +75,17 @@ const serve = Effect.gen(function* () {
         maxQueuedEnqueues: config.maxQueuedEnqueues,
         logDir: Option.getOrUndefined(config.logDir)
       }
-    }, HttpOptions.fromEnv())))
+    }, HttpOptions.layer(http))))
   )
 })
 
 /** `herald token`: the stored token, or why there is none. */
 const printToken = Effect.gen(function* () {
-  const config = yield* DaemonConfig
-  if (process.env["HERALD_TOKEN"]) return yield* Effect.sync(() => process.stdout.write("the token is set by HERALD_TOKEN\n"))
+  const { config, http } = yield* Config.all({ config: DaemonConfig, http: HttpEnvConfig })
+  // Nothing on stdout: `$(npm start --silent -- token)` would send the explanation as the token.
+  if (Option.isSome(http.token)) {
+    return yield* Effect.fail(new Error("the token is HERALD_TOKEN's value, which Herald does not store: use that value (or unset HERALD_TOKEN to use the stored token)"))
+  }
   // A mistyped HERALD_DB must not create (and migrate) an empty database just to find no token in it.
   const file = path.resolve(config.database)
   if (!fs.existsSync(file)) {
@@ -103,17 +110,38 @@ const describe = (e: unknown): string => {
   return message || String(e)
 }
 
+/** The usage, in one place: shown by `--help` and with a refused argument. */
+const usage = "usage: node dist/main.js [token | --help]   (or: npm start -- [token | --help])"
+const help = [
+  usage,
+  "",
+  "  (no argument)  run the daemon; the HERALD_* variables configure it (see README.md)",
+  "  token          print the API token stored in the database (HERALD_DB)",
+  "  --help, -h     print this",
+  ""
+].join("\n")
+
+/** What the arguments ask for; a person who asks for help is not in error. */
+const commandOf = (args: ReadonlyArray<string>): Effect.Effect<unknown, unknown> => {
+  if (args.some((a) => a === "--help" || a === "-h" || a === "help")) return Effect.sync(() => process.stdout.write(help))
+  if (args.length === 0) return serve
+  if (args[0] === "token" && args.length === 1) return printToken
+  const unknown = args[0] === "token" ? args[1]! : args[0]!
+  return Effect.sync(() => {
+    process.stderr.write(`herald: unknown argument '${unknown}'\n${usage}\n`)
+    process.exitCode = 2
+  })
+}
+
 /** A startup error is one clear line on stderr and a non-zero exit. */
-const command: Effect.Effect<unknown, unknown> = process.argv[2] === "token" ? printToken : serve
-const main = command.pipe(
+const main = commandOf(process.argv.slice(2)).pipe(
   Effect.catchAllCause((cause) => {
     if (Cause.isInterruptedOnly(cause)) return Effect.void
     const failure = Cause.failureOption(cause)
-    // A ConfigError's message lacks the variable's name; its string form carries the path.
     const message = Option.isNone(failure)
       ? Cause.pretty(cause)
       : ConfigError.isConfigError(failure.value)
-      ? String(failure.value)
+      ? describeConfigError(failure.value)
       : describe(failure.value)
     return Effect.sync(() => {
       process.stderr.write(`herald: ${message}\n`)

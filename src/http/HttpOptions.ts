@@ -1,5 +1,6 @@
 /** How the daemon listens and guards its API: read once from `HERALD_*` with Effect Config (a bad value fails at boot naming it). */
 import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
+import { envVar, integerVar, textVar } from "../layers/internal/envVar.js"
 
 export interface HttpOptionsShape {
   readonly host: string
@@ -28,19 +29,14 @@ export const defaultHttpOptions: HttpOptionsShape = {
   shutdownGraceMs: 10_000
 }
 
-const fromEnv = Config.all({
-  host: Config.string("HERALD_HOST").pipe(Config.withDefault(defaultHttpOptions.host)),
+/** The HTTP variables, each with its rule (see envVar.ts); read before anything starts. */
+export const HttpEnvConfig = Config.all({
+  host: textVar("HERALD_HOST", "an address or host name to listen on").pipe(Config.withDefault(defaultHttpOptions.host)),
   // 0 asks the OS for a free port (tests); Config.port refuses it.
-  port: Config.integer("HERALD_PORT").pipe(
-    Config.validate({ message: "must be a port number, 0-65535", validation: (p) => p >= 0 && p <= 65_535 }),
-    Config.withDefault(defaultHttpOptions.port)
-  ),
-  // Validated as a string first, so the error names the variable; redacted after.
-  token: Config.option(Config.redacted(Config.string("HERALD_TOKEN").pipe(
-    Config.validate({ message: "must be at least 16 characters", validation: (t) => t.length >= 16 })
-  ))),
-  maxBodyBytes: Config.integer("HERALD_MAX_BODY_BYTES").pipe(
-    Config.validate({ message: "must be between 1024 and 67108864 (64 MiB)", validation: (n) => n >= 1_024 && n <= 64 * 1024 * 1024 }),
+  port: integerVar("HERALD_PORT", "a port number, 0-65535", (p) => p <= 65_535).pipe(Config.withDefault(defaultHttpOptions.port)),
+  // The error says how long the value was, never the value.
+  token: Config.option(envVar("HERALD_TOKEN", "at least 16 characters", (t) => (t.length >= 16 ? Redacted.make(t) : undefined), (t) => `${t.length}`)),
+  maxBodyBytes: integerVar("HERALD_MAX_BODY_BYTES", "a number of bytes from 1024 to 67108864, 64 MiB", (n) => n >= 1_024 && n <= 64 * 1024 * 1024).pipe(
     Config.withDefault(defaultHttpOptions.maxBodyBytes)
   )
 })
@@ -50,5 +46,5 @@ export class HttpOptions extends Context.Tag("herald/http/HttpOptions")<HttpOpti
     Layer.succeed(HttpOptions, { ...defaultHttpOptions, ...options })
   /** From the environment; `overrides` win (tests, benchmarks). */
   static readonly fromEnv = (overrides: Partial<HttpOptionsShape> = {}) =>
-    Layer.effect(HttpOptions, Effect.map(fromEnv, (env) => ({ ...defaultHttpOptions, ...env, ...overrides })))
+    Layer.effect(HttpOptions, Effect.map(HttpEnvConfig, (env) => ({ ...defaultHttpOptions, ...env, ...overrides })))
 }

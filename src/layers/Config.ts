@@ -1,6 +1,10 @@
-/** The daemon's environment, read once with Effect Config: a bad value fails at boot naming the variable. */
+/**
+ * The daemon's environment, read once with Effect Config: a bad value fails at boot with one line
+ * naming the variable, the rule it broke and what it got. The HTTP variables are HttpOptions.ts's.
+ */
 import { Config } from "effect"
 import * as fs from "node:fs"
+import { envVar, integerVar, literalVar, numberVar, textVar } from "./internal/envVar.js"
 
 const isDirectory = (p: string) => {
   try {
@@ -11,25 +15,19 @@ const isDirectory = (p: string) => {
 }
 
 export const DaemonConfig = Config.all({
-  database: Config.string("HERALD_DB").pipe(Config.withDefault("./herald.db")),
-  sync: Config.literal("NORMAL", "FULL")("HERALD_SYNC").pipe(Config.withDefault("NORMAL" as const)),
-  changeRetentionHours: Config.number("HERALD_CHANGE_RETENTION_HOURS").pipe(
-    Config.validate({ message: "must be a number of hours greater than 0", validation: (h) => h > 0 }),
+  database: textVar("HERALD_DB", "a path to the SQLite file").pipe(Config.withDefault("./herald.db")),
+  sync: literalVar("HERALD_SYNC", ["NORMAL", "FULL"] as const).pipe(Config.withDefault("NORMAL" as const)),
+  changeRetentionHours: numberVar("HERALD_CHANGE_RETENTION_HOURS", "a number of hours greater than 0", (h) => h > 0).pipe(
     Config.withDefault(168)
   ),
-  maxQueuedEnqueues: Config.integer("HERALD_MAX_QUEUED_ENQUEUES").pipe(
-    Config.validate({ message: "must be a whole number of notifications, at least 1", validation: (n) => n >= 1 }),
+  maxQueuedEnqueues: integerVar("HERALD_MAX_QUEUED_ENQUEUES", "a whole number of notifications, at least 1", (n) => n >= 1).pipe(
     Config.withDefault(10_000)
   ),
-  historyRetentionDays: Config.number("HERALD_HISTORY_RETENTION_DAYS").pipe(
-    // At least a day: an Idempotency-Key binds for 24 h, and a retry must find its notification.
-    Config.validate({ message: "must be 0 (keep for ever) or a number of days, at least 1", validation: (d) => d === 0 || (d >= 1 && Number.isFinite(d)) }),
+  // At least a day: an Idempotency-Key binds for 24 h, and a retry must find its notification.
+  historyRetentionDays: numberVar("HERALD_HISTORY_RETENTION_DAYS", "0 (keep for ever) or a number of days, at least 1", (d) => d === 0 || d >= 1).pipe(
     Config.withDefault(30)
   ),
   // Unset: log sinks write to stdout only. A path in settings is a file the daemon appends to,
   // and anyone with the API token edits settings: only files in this directory are allowed.
-  logDir: Config.string("HERALD_LOG_DIR").pipe(
-    Config.validate({ message: "must be an existing directory", validation: isDirectory }),
-    Config.option
-  )
+  logDir: envVar("HERALD_LOG_DIR", "an existing directory", (raw) => (raw !== "" && isDirectory(raw) ? raw : undefined)).pipe(Config.option)
 })

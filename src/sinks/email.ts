@@ -5,6 +5,9 @@
  *
  * What an SMTP answer means: 4xx is temporary (retried), 5xx is permanent (dead-lettered with the
  * server's words), as RFC 5321 defines them. A connection that fails or times out is retried.
+ *
+ * A call cut at its deadline (or at shutdown) closes its SMTP connection: a send left running
+ * could finish its DATA after the retry was scheduled and deliver the message twice.
  */
 import { Effect } from "effect"
 import nodemailer, { type Transporter } from "nodemailer"
@@ -14,7 +17,10 @@ import { type Sink, type SinkDelivery, SinkFailure } from "../domain/Sink.js"
 
 type EmailConfig = Extract<SinkConfig, { type: "email" }>
 
-/** Connection, greeting and idle-socket limits: well inside the call's own deadline (half a lease). */
+/**
+ * Connection, greeting and idle-socket limits: a backstop for a socket that goes quiet. The call's
+ * own deadline (half a lease) is kept by the dispatcher, whose interruption aborts the send.
+ */
 const timeoutMs = 10_000
 
 export const emailSubject = (n: SinkDelivery["notification"]) =>
@@ -74,14 +80,16 @@ export const makeEmailSink = Effect.gen(function* () {
       Effect.gen(function* () {
         if (config.type !== "email") return yield* Effect.dieMessage(`the email sink was handed a ${config.type} sink`)
         const transport = transportFor(config)
+        // The signal is aborted when this fiber is interrupted; nodemailer then closes the connection.
         const info = yield* Effect.tryPromise({
-          try: () => transport.sendMail({
+          try: (signal) => transport.sendMail({
             from: config.from,
             to: [...config.to],
             subject: emailSubject(d.notification),
             text: emailText(d),
             messageId: `<${d.deliveryId}@herald>`,
-            headers: { "X-Herald-Delivery-Id": d.deliveryId, "X-Herald-Kind": d.notification.kind }
+            headers: { "X-Herald-Delivery-Id": d.deliveryId, "X-Herald-Kind": d.notification.kind },
+            signal
           }),
           catch: emailFailure
         })

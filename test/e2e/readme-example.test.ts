@@ -2,13 +2,13 @@ import { describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { readmeBlocks } from "../support/readme.js"
 
 /** The embedding example in README.md, run as written (with the package name pointed at src/). */
 const example = () => {
-  const readme = fs.readFileSync(new URL("../../README.md", import.meta.url), "utf8")
-  const block = /<!-- embedding-example -->\s*```ts\n([\s\S]*?)```/.exec(readme)
+  const block = readmeBlocks().find((b) => b.marker === "embedding-example" && b.lang === "ts")
   if (!block) throw new Error("README.md has no embedding example block")
-  return block[1]!.replace(/from "herald"/g, `from "${new URL("../../src/index.js", import.meta.url).pathname}"`)
+  return block.code.replace(/from "herald"/g, `from "${new URL("../../src/index.js", import.meta.url).pathname}"`)
 }
 
 describe("README embedding example", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, TestClock } from "effect"
 import type { Herald } from "../../src/layers/Herald.js"
 import { withHerald } from "../support/herald.js"
 import { receiver, whenIo } from "../support/receiver.js"
@@ -18,6 +18,11 @@ const deliverOne = (herald: Herald["Type"], status: string) =>
     })
     return yield* whenIo(herald.getNotification(notification.id).pipe(Effect.map((n) => n.deliveries[0]!)), (d) => d.status === status, `delivery ${status}`, 15_000)
   })
+
+const deliveryOf = (herald: Herald["Type"], notificationId: string) =>
+  herald.getNotification(notificationId).pipe(Effect.map((n) => n.deliveries[0]!))
+
+const messageIdOf = (raw: string) => /^Message-ID: (.*)$/m.exec(raw)?.[1]
 
 describe("email sink", () => {
   it.scoped("sends one message to every recipient, logged in, with a Message-ID made from the delivery id", () =>
@@ -79,4 +84,28 @@ describe("email sink", () => {
         expect(smtp.mails.map((m) => m.to)).toEqual([["ops@example.test"]])
       }), undefined, settingsFor(smtp.port))
     }))
+
+  // The deadline is the runtime's, so the TestClock drives it; the hang-up is real I/O on a real
+  // socket, waited for as the server's own 'close' of the session, within a short bound.
+  for (const step of ["rcpt", "data"] as const) {
+    it.scoped(`a send cut at its deadline while the server stalls ${step === "rcpt" ? "at RCPT TO" : "after the whole message"} hangs up at once, and the retry sends it once with the same Message-ID`, () =>
+      Effect.gen(function* () {
+        const smtp = yield* smtpServer({ stallFirst: step })
+        yield* withHerald((herald) => Effect.gen(function* () {
+          const { notification } = yield* herald.enqueue({ kind: "cert.expiring", title: "Certificate expires in 3 days" })
+          yield* whenIo(Effect.sync(() => smtp.stall.started), (started) => started, "the server stalled")
+          yield* TestClock.setTime(5_000) // the call's deadline: half the 10 s lease
+          const waiting = yield* whenIo(deliveryOf(herald, notification.id), (d) => d.status === "retry_wait", "cut at the deadline")
+          expect(waiting.lastErrorCode).toBe("timeout")
+          yield* whenIo(Effect.sync(() => smtp.stall.hungUp), (hungUp) => hungUp, "the stalled session closed by the client", 2_000)
+          expect(smtp.mails).toHaveLength(0)
+          yield* TestClock.setTime(waiting.nextAttemptAt!)
+          const sent = yield* whenIo(deliveryOf(herald, notification.id), (d) => d.status === "sent", "sent on the retry")
+          expect(sent.attempts).toBe(2)
+          expect(smtp.mails.map((m) => messageIdOf(m.raw))).toEqual([`<${sent.id}@herald>`])
+          // A server that did get the first message whole (and could not answer) sees the retry as the same message.
+          if (step === "data") expect(messageIdOf(smtp.stall.unanswered!.raw)).toBe(`<${sent.id}@herald>`)
+        }), undefined, { ...settingsFor(smtp.port), leaseMs: 10_000 })
+      }))
+  }
 })

@@ -36,6 +36,16 @@ describe("the private-network guard", () => {
   it("a name that resolves only to private addresses fails its lookup with a message that says what to set", async () => {
     const err = await new Promise<unknown>((resolve) => publicOnlyLookup("localhost", {}, (e) => resolve(e)))
     expect(err).toBeInstanceOf(PrivateAddressError)
+    expect((err as Error).message).toMatch(/^localhost resolves to .*, which is not a public address/)
     expect((err as Error).message).toContain("allowPrivateNetwork")
+  })
+
+  it("an IP literal is refused as a private address, not as a name that resolves to itself", () => {
+    for (const ip of ["10.0.0.5", "::1", "fd12:3456::1"]) {
+      const message = new PrivateAddressError(ip, ip).message
+      expect(message).toMatch(new RegExp(`^${ip.replace(/[.]/g, "\\.")} is a private address;`))
+      expect(message).not.toContain("resolves to")
+      expect(message).toContain("allowPrivateNetwork")
+    }
   })
 })

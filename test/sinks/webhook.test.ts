@@ -145,13 +145,17 @@ describe("webhook sink", () => {
       }), undefined, settingsFor({ url: `http://127.0.0.1:${port}/` }))
     }))
 
-  it.scoped("without allowPrivateNetwork, a loopback address or a name that resolves to one is refused for good, and nothing is sent", () =>
+  it.scoped("without allowPrivateNetwork, a loopback address or a name that resolves to one is refused for good, each in its own words, and nothing is sent", () =>
     Effect.gen(function* () {
       const hook = yield* receiver()
-      for (const url of [hook.url, `http://localhost:${hook.port}/`]) {
+      for (const [url, words] of [
+        [hook.url, /^127\.0\.0\.1 is a private address;/],
+        [`http://localhost:${hook.port}/`, /^localhost resolves to (127\.0\.0\.1|::1), which is not a public address;/]
+      ] as const) {
         yield* withHerald((herald) => Effect.gen(function* () {
           const d = yield* deliverOne(herald, "dead")
           expect(d.lastErrorCode).toBe("private_network")
+          expect(d.lastError).toMatch(words)
           expect(d.lastError).toContain("allowPrivateNetwork")
         }), undefined, settingsFor({ url, allowPrivateNetwork: false }))
       }

@@ -58,10 +58,12 @@ export const isPrivateAddress = (address: string): boolean => {
   return inner !== undefined && blocked.check(inner, "ipv4")
 }
 
-/** Why a connection was refused: the host resolves only to non-public addresses. */
+/** Why a connection was refused: the host is, or resolves only to, non-public addresses. */
 export class PrivateAddressError extends Error {
   constructor(readonly host: string, readonly address: string) {
-    super(`${host} resolves to ${address}, which is not a public address; set "allowPrivateNetwork": true on the sink to allow it`)
+    // An IP literal is not looked up: "resolves to itself" would read as a DNS answer.
+    const what = net.isIP(host) !== 0 ? `${host} is a private address` : `${host} resolves to ${address}, which is not a public address`
+    super(`${what}; set "allowPrivateNetwork": true on the sink to allow it`)
     this.name = "PrivateAddressError"
   }
 }
