@@ -245,17 +245,23 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       for (const o of batch) forget(o)
       yield* freed.notify
       const retries = transitions.filter((t) => t.status === "retry_wait" && written.has(t.id))
-      for (const t of retries) noteRetry(sinkOf(batch, t.id), t.nextAttemptAt!)
+      if (retries.length === 0) return
+      const sinkOf = new Map(batch.map((o) => [o.row.id, o.row.sink]))
+      for (const t of retries) noteRetry(sinkOf.get(t.id)!, t.nextAttemptAt!)
       // A retry was scheduled: the claim loop may be idling until a later due time.
-      if (retries.length > 0) yield* work.notify
-      yield* skipIfRemoved(settings, retries.map((t) => sinkOf(batch, t.id)))
+      yield* work.notify
+      yield* skipIfRemoved(settings, retries.map((t) => sinkOf.get(t.id)!))
     })
 
-    const sinkOf = (batch: ReadonlyArray<Outcome>, id: string) => batch.find((o) => o.row.id === id)!.row.sink
-
-    /** A delivery left waiting for a sink the settings no longer have (its call failed as it was removed) is set aside too. */
+    /**
+     * A delivery left waiting for a sink the settings no longer have (its call failed as it was
+     * removed) is set aside too. After the outcomes' commit, so a failure here is only logged:
+     * the next settings change or start sweeps again.
+     */
     const skipIfRemoved = (settings: Settings, sinkNames: ReadonlyArray<string>) =>
-      sinkNames.some((name) => settings.sinks[name] === undefined) ? Effect.asVoid(router.skipRemoved(settings)) : Effect.void
+      sinkNames.some((name) => settings.sinks[name] === undefined)
+        ? router.skipRemoved(settings).pipe(Effect.asVoid, Effect.catchAllCause((cause) => Effect.logError("skipping deliveries of a removed sink failed", cause)))
+        : Effect.void
 
     /**
      * Gives leases back whose sink call never started (a graceful stop, a removed sink): each
