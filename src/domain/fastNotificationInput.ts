@@ -5,14 +5,14 @@
  * or not, returns undefined and goes to the Schema, which alone writes the field errors.
  * A property test holds this equal to the Schema on every input it accepts.
  */
-import type { NotificationInput } from "./Notification.js"
+import { isStorableText, type NotificationInput } from "./Notification.js"
 import { priorities, type Priority } from "./Priority.js"
 
 const known = new Set(["kind", "priority", "title", "body", "payload", "dedupeKey", "projectId", "sessionId"])
 const priorityOf = new Set<unknown>(priorities)
 
 const isText = (v: unknown, min: number, max: number): v is string =>
-  typeof v === "string" && v.length >= min && v.length <= max
+  typeof v === "string" && v.length >= min && v.length <= max && isStorableText(v)
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => {
   if (typeof v !== "object" || v === null) return false

@@ -1,14 +1,16 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Either, Schema } from "effect"
+import { Either, Option, Schema } from "effect"
 import fc from "fast-check"
+import { issuesOf } from "../../src/domain/decode.js"
 import { fastNotificationInput } from "../../src/domain/fastNotificationInput.js"
 import { NotificationInput } from "../../src/domain/Notification.js"
 
 const schemaDecode = Schema.decodeUnknownEither(NotificationInput, { errors: "all", onExcessProperty: "error" })
 
-// Strings around every length limit, values of the wrong type, and undefined.
+// Strings around every length limit, with NULs and lone surrogates, values of the wrong type, and undefined.
 const text = fc.oneof(
   fc.string({ maxLength: 5 }),
+  fc.string({ maxLength: 5, unit: fc.constantFrom("a", "\u0000", "\ud800", "\udfff", "\ud83d\ude00") }),
   fc.integer({ min: 195, max: 205 }).map((n) => "k".repeat(n)),
   fc.integer({ min: 995, max: 1_005 }).map((n) => "t".repeat(n))
 )
@@ -57,6 +59,19 @@ describe("fastNotificationInput", () => {
       kind: "k", priority: "urgent", title: "t", body: "b", payload: {}, dedupeKey: "d", projectId: "p", sessionId: "s"
     })
     expect(fastNotificationInput({ kind: "k", title: "t", colour: "red" })).toBeUndefined()
+  })
+
+  it("refuses a NUL or a lone surrogate in any text field, at that field, in the Schema and so in the fast path", () => {
+    for (const field of ["kind", "title", "body", "dedupeKey", "projectId", "sessionId"]) {
+      for (const [bad, says] of [["a\u0000b", "NUL"], ["a\ud800", "lone surrogate"], ["\udc00", "lone surrogate"]] as const) {
+        const input = { kind: "k", title: "t", [field]: bad }
+        expect(fastNotificationInput(input)).toBeUndefined()
+        const issues = issuesOf(Either.getLeft(schemaDecode(input)).pipe(Option.getOrThrow))
+        expect(issues.map((i) => [i.path, i.message.includes(says)])).toEqual([[field, true]])
+      }
+    }
+    // A surrogate pair is one well-formed character.
+    expect(fastNotificationInput({ kind: "\ud83d\ude00", title: "t" })).toMatchObject({ kind: "\ud83d\ude00" })
   })
 
   it("leaves symbol and non-enumerable keys, and a payload's own __proto__, to the Schema", () => {
