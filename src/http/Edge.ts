@@ -1,7 +1,8 @@
 /**
  * The edge every request passes: draining (503), the body limit (413, before the body is
- * read when Content-Length says so), JSON bodies only (415), and the failures no endpoint declares turned into
- * problem+json: bad path/query/body (400), unknown route (404), storage trouble (503), bugs (500).
+ * read when Content-Length says so), and the failures no endpoint declares turned into
+ * problem+json: bad path/query/body (400), unknown route (404), storage trouble (503), bugs
+ * (500). The body's type and depth are judged after the token, by JsonBody.
  */
 import { HttpApiBuilder, type HttpApp, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -57,12 +58,6 @@ export const EdgeLive = HttpApiBuilder.middleware(Effect.gen(function* () {
       }
       if (Number(request.headers["content-length"] ?? 0) > options.maxBodyBytes) {
         return respond(problemBody(413, "Payload too large", "PayloadTooLarge", `the request body is larger than ${options.maxBodyBytes} bytes`, { limitBytes: options.maxBodyBytes }), { connection: "close" })
-      }
-      const contentType = request.headers["content-type"]
-      // A chunked body has no Content-Length: it counts as a body too (or a multipart one is parsed).
-      const hasBody = Number(request.headers["content-length"] ?? 0) > 0 || request.headers["transfer-encoding"] !== undefined
-      if (contentType !== undefined && !contentType.includes("json") && hasBody) {
-        return respond(problemBody(415, "Unsupported media type", "UnsupportedMediaType", `send bodies as application/json, not ${contentType}`))
       }
       return yield* app.pipe(
         IncomingMessage.withMaxBodySize(limit),

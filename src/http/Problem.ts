@@ -13,7 +13,7 @@ import {
   SinkNotFound,
   StaleWrite
 } from "../domain/errors.js"
-import { IdempotencyConflict, NotReady, PayloadTooLarge, Unauthorized } from "./errors.js"
+import { IdempotencyConflict, NotReady, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from "./errors.js"
 
 export const problemContentType = "application/problem+json"
 
@@ -81,10 +81,11 @@ export const IllegalTransitionProblem = asProblem(IllegalTransition, 409, "Not a
 export const StaleWriteProblem = asProblem(StaleWrite, 409, "Lease lost or row changed", "StaleWrite")
 export const IdempotencyConflictProblem = asProblem(IdempotencyConflict, 409, "Idempotency-Key reused with another body", "IdempotencyConflict")
 export const PayloadTooLargeProblem = asProblem(PayloadTooLarge, 413, "Payload too large", "PayloadTooLarge")
+export const UnsupportedMediaTypeProblem = asProblem(UnsupportedMediaType, 415, "Unsupported media type", "UnsupportedMediaType")
 export const NotReadyProblem = asProblem(NotReady, 503, "Not ready", "NotReady")
 
 /** Tags the endpoint schemas encode; any other failure reaching the edge is a 500. */
 export const declaredTags: ReadonlySet<string> = new Set([
   "InvalidInput", "Unauthorized", "NotificationNotFound", "DeliveryNotFound", "IllegalTransition",
-  "StaleWrite", "IdempotencyConflict", "PayloadTooLarge", "NotReady", "SinkNotFound"
+  "StaleWrite", "IdempotencyConflict", "PayloadTooLarge", "NotReady", "SinkNotFound", "UnsupportedMediaType"
 ])

@@ -16,10 +16,12 @@ import { countRequests, EdgeLive } from "../http/Edge.js"
 import { DeliveriesLive } from "../http/handlers/Deliveries.js"
 import { EventsLive } from "../http/handlers/Events.js"
 import { NotificationsLive } from "../http/handlers/Notifications.js"
-import { HealthLive, OpsLive } from "../http/handlers/Ops.js"
+import { HealthLive } from "../http/handlers/Health.js"
+import { OpsLive } from "../http/handlers/Ops.js"
 import { SettingsLive } from "../http/handlers/Settings.js"
 import { HttpOptions, type HttpOptionsShape } from "../http/HttpOptions.js"
 import { Idempotency } from "../http/Idempotency.js"
+import { JsonBodyLive } from "../http/JsonBody.js"
 import { Metrics } from "../http/Metrics.js"
 import { Herald, type HeraldConfig } from "./Herald.js"
 
@@ -56,7 +58,7 @@ const app = HttpApiBuilder.serve(countRequests).pipe(
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
   Layer.provide(DashboardLive),
   Layer.provide(EdgeLive),
-  Layer.provide(HttpApiBuilder.api(HeraldApi).pipe(Layer.provide(handlers), Layer.provide(AuthorizationLive)))
+  Layer.provide(HttpApiBuilder.api(HeraldApi).pipe(Layer.provide(handlers), Layer.provide(AuthorizationLive), Layer.provide(JsonBodyLive)))
 )
 
 /** The HTTP edge over the Herald services already in context. Outputs the server (its address) and the token. */

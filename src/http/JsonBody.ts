@@ -1,0 +1,38 @@
+/**
+ * Judges a request's body before its endpoint reads it: JSON only (415), nested at most
+ * `maxInputDepth` levels (400). Declared after Authorization on every group, so it runs once
+ * the caller is known: a request without the token is 401 whatever its body.
+ */
+import { HttpApiMiddleware, HttpMethod, HttpServerRequest } from "@effect/platform"
+import { Effect, Layer, Schema } from "effect"
+import { InvalidInput } from "../domain/errors.js"
+import { jsonTextExceeds, maxInputDepth } from "../domain/nesting.js"
+import { UnsupportedMediaType } from "./errors.js"
+import { InvalidInputProblem, UnsupportedMediaTypeProblem } from "./Problem.js"
+
+export class JsonBody extends HttpApiMiddleware.Tag<JsonBody>()("herald/http/JsonBody", {
+  failure: Schema.Union(UnsupportedMediaTypeProblem, InvalidInputProblem)
+}) {}
+
+const tooDeep = new InvalidInput({
+  what: "request body",
+  issues: [{ path: "", message: `the body nests deeper than ${maxInputDepth} levels of arrays and objects` }]
+})
+
+export const JsonBodyLive = Layer.succeed(JsonBody, Effect.gen(function* () {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  // A chunked body has no Content-Length: it counts as a body too.
+  const hasBody = Number(request.headers["content-length"] ?? 0) > 0 || request.headers["transfer-encoding"] !== undefined
+  if (!HttpMethod.hasBody(request.method) || !hasBody) return
+  const contentType = request.headers["content-type"]
+  // What the platform parses as JSON; anything else it would parse as a form (multipart files
+  // written to disk) or pass on as bytes.
+  if (contentType !== undefined && !contentType.toLowerCase().includes("application/json")) {
+    return yield* new UnsupportedMediaType({ contentType })
+  }
+  // The text is kept by the request: the endpoint's JSON.parse reads the same string. Over the
+  // size limit it fails as a RequestError, which the edge answers 413.
+  const text = yield* Effect.orDie(request.text)
+  // Measured on the text: JSON.parse does not recurse, but what the endpoint does next might.
+  if (jsonTextExceeds(text, maxInputDepth)) return yield* tooDeep
+}))

@@ -1,0 +1,45 @@
+/**
+ * Handlers of liveness and readiness. Neither needs the token: they hold no data. Ready means
+ * not draining, the database writable, migrations current.
+ */
+import { HttpApiBuilder, HttpApp, HttpServerResponse } from "@effect/platform"
+import { SqlClient } from "@effect/sql"
+import { Effect, Either } from "effect"
+import { databaseVersion, readMigrations } from "../../layers/Migrations.js"
+import { Writer } from "../../services/Writer.js"
+import { HeraldApi } from "../Api.js"
+import { Draining } from "../Draining.js"
+import { NotReady } from "../errors.js"
+
+export const HealthLive = HttpApiBuilder.group(HeraldApi, "health", (handlers) =>
+  Effect.gen(function* () {
+    const draining = yield* Draining
+    const writer = yield* Writer
+    const sql = yield* SqlClient.SqlClient
+    const buildVersion = readMigrations().reduce((max, f) => Math.max(max, f.id), 0)
+    const notReady = (reason: string) =>
+      HttpApp.appendPreResponseHandler((_request, response) => Effect.succeed(HttpServerResponse.setHeader(response, "retry-after", "5"))).pipe(
+        Effect.zipRight(new NotReady({ reason, retryAfterSeconds: 5 }))
+      )
+
+    // BEGIN IMMEDIATE takes the write lock: proof the database is writable right now.
+    const probe = writer.transaction(databaseVersion).pipe(
+      Effect.provideService(SqlClient.SqlClient, sql),
+      Effect.either
+    )
+
+    const readyz = Effect.gen(function* () {
+      if (yield* draining.isDraining) return yield* notReady("shutting down")
+      const outcome = yield* probe
+      if (Either.isLeft(outcome)) {
+        return yield* notReady(`the database is not writable: ${outcome.left.message}`)
+      }
+      const version = outcome.right
+      if (version !== buildVersion) return yield* notReady(`the database is at migration ${version}, this build expects ${buildVersion}`)
+      return { status: "ready" as const, migration: version }
+    })
+
+    return handlers
+      .handle("healthz", () => Effect.succeed({ status: "ok" as const }))
+      .handle("readyz", () => readyz)
+  }))
