@@ -1,8 +1,8 @@
 /**
  * The edge every request passes: draining (503), the body limit (413, before the body is
  * read when Content-Length says so), and the failures no endpoint declares turned into
- * problem+json: bad path/query/body (400), unknown route (404), storage trouble (503), bugs
- * (500). The body's type and depth are judged after the token, by JsonBody.
+ * problem+json: bad path/query/body (400), unknown route (404), a full disk or storage trouble
+ * (503), bugs (500). The body's type and depth are judged after the token, by JsonBody.
  */
 import { HttpApiBuilder, type HttpApp, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -12,6 +12,7 @@ import { type DecodeIssue, tidyIssues } from "../domain/issues.js"
 import { Draining } from "./Draining.js"
 import { HttpOptions } from "./HttpOptions.js"
 import { Metrics } from "./Metrics.js"
+import { storageProblem } from "./handlers/storage.js"
 import { declaredTags, problemBody, respond } from "./Problem.js"
 
 const tagOf = (u: unknown) => (typeof u === "object" && u !== null && "_tag" in u ? String(u._tag) : undefined)
@@ -38,9 +39,7 @@ const problemOf = (cause: Cause.Cause<unknown>, limitBytes: number): HttpServerR
     }
     if (inner instanceof SyntaxError) return respond(problemBody(400, "Invalid input", "InvalidInput", `the body is not valid JSON: ${inner.message}`))
   }
-  if (tagOf(defect) === "SqlError") {
-    return respond(problemBody(503, "Storage unavailable", "StorageUnavailable", "the database is busy or unavailable; retry"), { "retry-after": "1" })
-  }
+  if (tagOf(defect) === "SqlError") return storageProblem(defect)
   return respond(problemBody(500, "Internal error", "InternalError", "an unexpected error; it was logged"))
 }
 

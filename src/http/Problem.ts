@@ -31,7 +31,7 @@ export const ProblemBody = Schema.Struct(
 ).annotations({ identifier: "Problem", description: "RFC 9457 problem details" })
 export type ProblemBody = typeof ProblemBody.Type
 
-const kebab = (code: string) => code.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase()
+const kebab = (code: string) => code.replace(/([a-z])([A-Z])/g, "$1-$2").replace(/_/g, "-").toLowerCase()
 
 /** A problem body; `extra` carries the error's facts (ids, state, issues). */
 export const problemBody = (status: number, title: string, code: string, detail: string, extra: Record<string, unknown> = {}): ProblemBody => {
