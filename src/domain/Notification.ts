@@ -1,6 +1,7 @@
 /** A notification as enqueued (the input) and as stored. Routing and delivery are elsewhere. */
 import { Schema } from "effect"
 import { NotificationId } from "./Ids.js"
+import { maxPayloadDepth, valueExceeds } from "./nesting.js"
 import { Priority } from "./Priority.js"
 
 /** With the u flag a surrogate pair is one code point, so only a lone surrogate matches. */
@@ -20,15 +21,19 @@ const Text = (max: number) =>
 const NonEmptyText = (max: number) =>
   Text(max).pipe(Schema.minLength(1, { message: () => "must not be empty" }))
 
+/** Free-form JSON, nested at most `maxPayloadDepth` levels (SQLite refuses more than 1,000). */
+const Payload = Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
+  Schema.filter((p) => valueExceeds(p, maxPayloadDepth) === undefined ||
+    `nests deeper than ${maxPayloadDepth} levels of arrays and objects (or refers to itself)`)
+)
+
 /** What an app enqueues. Everything but `kind` and `title` is optional. */
 export const NotificationInput = Schema.Struct({
   kind: NonEmptyText(200),
   priority: Schema.optionalWith(Priority, { default: () => "normal" as const }),
   title: NonEmptyText(1_000),
   body: Schema.optionalWith(Text(65_536), { default: () => "" }),
-  payload: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Unknown }), {
-    default: () => ({})
-  }),
+  payload: Schema.optionalWith(Payload, { default: () => ({}) }),
   dedupeKey: Schema.optional(NonEmptyText(200)),
   projectId: Schema.optional(NonEmptyText(200)),
   sessionId: Schema.optional(NonEmptyText(200))

@@ -5,6 +5,7 @@
  * or not, returns undefined and goes to the Schema, which alone writes the field errors.
  * A property test holds this equal to the Schema on every input it accepts.
  */
+import { maxPayloadDepth, valueExceeds } from "./nesting.js"
 import { isStorableText, type NotificationInput } from "./Notification.js"
 import { priorities, type Priority } from "./Priority.js"
 
@@ -31,7 +32,8 @@ export const fastNotificationInput = (input: unknown): NotificationInput | undef
   if (priority !== undefined && !priorityOf.has(priority)) return undefined
   if (body !== undefined && !isText(body, 0, 65_536)) return undefined
   // An own "__proto__" key (JSON.parse makes one) is copied differently by the Schema.
-  if (payload !== undefined && (!isPlainObject(payload) || Object.getOwnPropertySymbols(payload).length > 0 || Object.hasOwn(payload, "__proto__"))) {
+  if (payload !== undefined && (!isPlainObject(payload) || Object.getOwnPropertySymbols(payload).length > 0 || Object.hasOwn(payload, "__proto__") ||
+      valueExceeds(payload, maxPayloadDepth) !== undefined)) {
     return undefined
   }
   if (dedupeKey !== undefined && !isText(dedupeKey, 1, 200)) return undefined

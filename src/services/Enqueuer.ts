@@ -7,7 +7,6 @@ import { Clock, Effect, Exit } from "effect"
 import { decodeInput } from "../domain/decode.js"
 import { InvalidInput } from "../domain/errors.js"
 import { fastNotificationInput } from "../domain/fastNotificationInput.js"
-import { jsonTextExceeds, maxPayloadDepth, valueExceeds } from "../domain/nesting.js"
 import { type Enqueued, Notification, NotificationInput } from "../domain/Notification.js"
 import { type ClaimRow, DeliveryStore } from "./DeliveryStore.js"
 import { Dispatcher } from "./Dispatcher.js"
@@ -26,23 +25,17 @@ interface ReadyInput {
   readonly payload: string
 }
 
-const tooDeep = `nests deeper than ${maxPayloadDepth} levels of arrays and objects`
-
 const serialize = (input: NotificationInput): Effect.Effect<ReadyInput, InvalidInput> => {
   let payload: string | undefined
   let why = "it must serialize to a JSON object"
   try {
     payload = JSON.stringify(input.payload)
   } catch (e) {
-    // JSON.stringify recurses: far too deep a payload overflows the stack before it is measured.
-    why = valueExceeds(input.payload, maxPayloadDepth) !== undefined
-      ? tooDeep
-      : `it cannot be serialized as JSON (${e instanceof Error ? e.message : String(e)})`
+    why = `it cannot be serialized as JSON (${e instanceof Error ? e.message : String(e)})`
   }
-  // Measured on the text SQLite checks (json_valid refuses more than 1,000 levels).
-  if (payload !== undefined && jsonTextExceeds(payload, maxPayloadDepth)) why = tooDeep
-  else if (payload !== undefined && payload.startsWith("{")) return Effect.succeed({ input, payload })
-  return Effect.fail(new InvalidInput({ what: "notification", issues: [{ path: "payload", message: why }] }))
+  return payload !== undefined && payload.startsWith("{")
+    ? Effect.succeed({ input, payload })
+    : Effect.fail(new InvalidInput({ what: "notification", issues: [{ path: "payload", message: why }] }))
 }
 
 /** Decodes (the direct check first, the Schema for the rest and for the errors) and serializes. */

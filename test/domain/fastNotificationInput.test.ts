@@ -15,7 +15,17 @@ const text = fc.oneof(
   fc.integer({ min: 995, max: 1_005 }).map((n) => "t".repeat(n))
 )
 const value = fc.oneof(text, fc.constantFrom(undefined, null, 1, true, "low", "normal", "urgent", "loud"), fc.array(fc.string(), { maxLength: 2 }))
-const payload = fc.oneof(fc.object({ maxDepth: 2 }), fc.constantFrom(null, [], "x", new Date(0), Object.create(null) as object))
+const nested = (levels: number) => {
+  let v: unknown = 1
+  for (let i = 0; i < levels; i++) v = i % 2 === 0 ? { a: v } : [v]
+  return v as object
+}
+const payload = fc.oneof(
+  fc.object({ maxDepth: 2 }),
+  fc.constantFrom(null, [], "x", new Date(0), Object.create(null) as object),
+  // Around the depth limit (64 levels, the payload object itself the first).
+  fc.integer({ min: 62, max: 66 }).map((n) => ({ deep: nested(n - 1) }))
+)
 // Mostly well-formed fields, so both the fast path and its refusals get exercised.
 const field = (good: fc.Arbitrary<unknown>) => fc.oneof({ weight: 4, arbitrary: good }, { weight: 1, arbitrary: value })
 const good = fc.string({ minLength: 1, maxLength: 20 })
@@ -72,6 +82,14 @@ describe("fastNotificationInput", () => {
     }
     // A surrogate pair is one well-formed character.
     expect(fastNotificationInput({ kind: "\ud83d\ude00", title: "t" })).toMatchObject({ kind: "\ud83d\ude00" })
+  })
+
+  it("leaves a payload nested deeper than 64 levels to the Schema, which refuses it at the payload", () => {
+    const at = (levels: number) => ({ kind: "k", title: "t", payload: { deep: nested(levels - 1) } })
+    expect(fastNotificationInput(at(64))).toEqual(Either.getOrThrow(schemaDecode(at(64))))
+    expect(fastNotificationInput(at(65))).toBeUndefined()
+    const issues = issuesOf(Either.getLeft(schemaDecode(at(65))).pipe(Option.getOrThrow))
+    expect(issues).toEqual([{ path: "payload", message: expect.stringContaining("deeper than 64 levels") }])
   })
 
   it("leaves symbol and non-enumerable keys, and a payload's own __proto__, to the Schema", () => {
