@@ -21,15 +21,17 @@ const tooDeep = new InvalidInput({
 
 export const JsonBodyLive = Layer.succeed(JsonBody, Effect.gen(function* () {
   const request = yield* HttpServerRequest.HttpServerRequest
+  if (!HttpMethod.hasBody(request.method)) return
   // A chunked body has no Content-Length: it counts as a body too.
   const hasBody = Number(request.headers["content-length"] ?? 0) > 0 || request.headers["transfer-encoding"] !== undefined
-  if (!HttpMethod.hasBody(request.method) || !hasBody) return
-  const contentType = request.headers["content-type"]
-  // What the platform parses as JSON; anything else it would parse as a form (multipart files
-  // written to disk) or pass on as bytes.
-  if (contentType !== undefined && !contentType.toLowerCase().includes("application/json")) {
-    return yield* new UnsupportedMediaType({ contentType })
+  const contentType = request.headers["content-type"]?.toLowerCase()
+  // What the platform parses as JSON; anything else it would parse as a form or pass on as
+  // bytes. A multipart form is refused even when empty: the platform writes its files to
+  // disk, and waits for ever for the parts of an empty one.
+  if (contentType !== undefined && !contentType.includes("application/json") && (hasBody || contentType.includes("multipart/"))) {
+    return yield* new UnsupportedMediaType({ contentType: request.headers["content-type"]! })
   }
+  if (!hasBody) return
   // The text is kept by the request: the endpoint's JSON.parse reads the same string. Over the
   // size limit it fails as a RequestError, which the edge answers 413.
   const text = yield* Effect.orDie(request.text)

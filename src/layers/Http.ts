@@ -10,6 +10,7 @@ import { createServer, type Server } from "node:http"
 import { HeraldApi } from "../http/Api.js"
 import { ApiToken } from "../http/ApiToken.js"
 import { AuthorizationLive } from "../http/Authorization.js"
+import { answerClientErrors } from "../http/ClientError.js"
 import { DashboardLive } from "../http/Dashboard.js"
 import { Draining } from "../http/Draining.js"
 import { countRequests, EdgeLive } from "../http/Edge.js"
@@ -29,7 +30,7 @@ class NodeServer extends Context.Tag("herald/http/NodeServer")<NodeServer, Serve
 
 const nodeServer = Layer.scopedContext(Effect.gen(function* () {
   const options = yield* HttpOptions
-  const node = createServer()
+  const node = answerClientErrors(createServer())
   const server = yield* NodeHttpServer.make(() => node, { host: options.host, port: options.port })
   return Context.make(HttpServer.HttpServer, server).pipe(Context.add(NodeServer, node))
 }))

@@ -142,6 +142,22 @@ layer(testServer({ maxBodyBytes: 4_096 }), { excludeTestServices: true })("HTTP 
       expect((yield* call("GET", "/v1/notifications?kind=unread")).body.items).toEqual([])
     }))
 
+  it.effect("an empty multipart body answers 415 at once instead of waiting for ever for its parts", () =>
+    Effect.gen(function* () {
+      const reply = yield* call("POST", "/v1/notifications", { raw: "", headers: { "content-type": "multipart/form-data; boundary=x" } }).pipe(
+        Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error("no answer within 5 s") }))
+      expect(reply.status).toBe(415)
+      expect(reply.body).toMatchObject({ code: "UnsupportedMediaType" })
+    }))
+
+  it.effect("what Node's parser refuses (headers over 16 KiB) answers problem+json like every other 4xx", () =>
+    Effect.gen(function* () {
+      const reply = yield* call("GET", "/v1/stats", { auth: "t".repeat(20_000) })
+      expect(reply.status).toBe(431)
+      expect(reply.headers.get("content-type")).toBe("application/problem+json")
+      expect(reply.body).toMatchObject({ status: 431, code: "HeadersTooLarge", type: "urn:herald:problem:headers-too-large" })
+    }))
+
   it.effect("/healthz and /readyz need no token; /readyz reports the migration", () =>
     Effect.gen(function* () {
       const health = yield* call("GET", "/healthz", { auth: false })

@@ -8,7 +8,7 @@ import { SqlClient } from "@effect/sql"
 import { Context, Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
 import type { HttpOptionsShape } from "../../src/http/HttpOptions.js"
 import * as http from "node:http"
-import { Herald } from "../../src/layers/Herald.js"
+import { Herald, type HeraldConfig } from "../../src/layers/Herald.js"
 import { daemonLayer, HttpOptions } from "../../src/layers/Http.js"
 
 export const token = "test-token-0123456789abcdef"
@@ -19,14 +19,20 @@ export interface TestServerShape {
 }
 export class TestServer extends Context.Tag("test/http/TestServer")<TestServer, TestServerShape>() {}
 
-/** The daemon on a fresh database (and its writer's SqlClient); HTTP options default to fast SSE timers for tests. */
-export const testServer = (options: Partial<HttpOptionsShape> = {}): Layer.Layer<TestServer | Herald | SqlClient.SqlClient> =>
+/**
+ * The daemon on a fresh database (and its writer's SqlClient); HTTP options default to fast SSE
+ * timers for tests, `runtime` tunes the Herald runtime under it.
+ */
+export const testServer = (
+  options: Partial<HttpOptionsShape> = {},
+  runtime: HeraldConfig["runtime"] = {}
+): Layer.Layer<TestServer | Herald | SqlClient.SqlClient> =>
   Layer.unwrapScoped(Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const dir = yield* fs.makeTempDirectoryScoped({ prefix: "herald-http-" })
     const database = `${dir}/herald.db`
     const daemon = daemonLayer(
-      { database },
+      { database, runtime },
       HttpOptions.layer({ port: 0, token: Option.some(Redacted.make(token)), sseHeartbeatMs: 200, sseStallMs: 1_000, shutdownGraceMs: 2_000, ...options })
     )
     const server = Layer.effect(TestServer, Effect.gen(function* () {
