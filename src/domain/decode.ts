@@ -7,7 +7,7 @@ import { maxInputDepth, valueExceeds } from "./nesting.js"
 export const issuesOf = (error: ParseResult.ParseError) => tidyIssues(ParseResult.ArrayFormatter.formatErrorSync(error))
 
 /** The issue of an input nested deeper than `maxInputDepth`, at its top-level key; undefined when it is not. */
-export const tooDeep = (input: unknown): Issue | undefined => {
+const tooDeep = (input: unknown): Issue | undefined => {
   const path = valueExceeds(input, maxInputDepth)
   return path === undefined ? undefined : { path, message: `nests deeper than ${maxInputDepth} levels of arrays and objects` }
 }
