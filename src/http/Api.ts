@@ -28,7 +28,6 @@ const LeaseVersion = Schema.Int.pipe(Schema.nonNegative()).annotations({
   description: "delivery.version from the claim answer; fences the outcome to that lease"
 })
 
-
 // Every group but health declares JsonBody, then Authorization: the middleware declared last
 // runs first, so the token is checked before the body is read or judged.
 

@@ -1,7 +1,7 @@
 /**
  * Judges a request's body before its endpoint reads it: JSON only (415), nested at most
- * `maxInputDepth` levels (400). Declared after Authorization on every group, so it runs once
- * the caller is known: a request without the token is 401 whatever its body.
+ * `maxInputDepth` levels (400). Every group declares it just before Authorization, and the
+ * middleware declared last runs first: a request without the token is 401 whatever its body.
  */
 import { HttpApiMiddleware, HttpMethod, HttpServerRequest } from "@effect/platform"
 import { Effect, Layer, Schema } from "effect"
