@@ -5,14 +5,15 @@
  * or not, returns undefined and goes to the Schema, which alone writes the field errors.
  * A property test holds this equal to the Schema on every input it accepts.
  */
-import type { NotificationInput } from "./Notification.js"
+import { maxPayloadDepth, valueExceeds } from "./nesting.js"
+import { isStorableText, type NotificationInput } from "./Notification.js"
 import { priorities, type Priority } from "./Priority.js"
 
 const known = new Set(["kind", "priority", "title", "body", "payload", "dedupeKey", "projectId", "sessionId"])
 const priorityOf = new Set<unknown>(priorities)
 
 const isText = (v: unknown, min: number, max: number): v is string =>
-  typeof v === "string" && v.length >= min && v.length <= max
+  typeof v === "string" && v.length >= min && v.length <= max && isStorableText(v)
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => {
   if (typeof v !== "object" || v === null) return false
@@ -31,7 +32,8 @@ export const fastNotificationInput = (input: unknown): NotificationInput | undef
   if (priority !== undefined && !priorityOf.has(priority)) return undefined
   if (body !== undefined && !isText(body, 0, 65_536)) return undefined
   // An own "__proto__" key (JSON.parse makes one) is copied differently by the Schema.
-  if (payload !== undefined && (!isPlainObject(payload) || Object.getOwnPropertySymbols(payload).length > 0 || Object.hasOwn(payload, "__proto__"))) {
+  if (payload !== undefined && (!isPlainObject(payload) || Object.getOwnPropertySymbols(payload).length > 0 || Object.hasOwn(payload, "__proto__") ||
+      valueExceeds(payload, maxPayloadDepth) !== undefined)) {
     return undefined
   }
   if (dedupeKey !== undefined && !isText(dedupeKey, 1, 200)) return undefined

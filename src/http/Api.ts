@@ -11,6 +11,7 @@ import { Priority } from "../domain/Priority.js"
 import { Settings } from "../domain/Settings.js"
 import { SinkTestResult } from "../services/SinkTester.js"
 import { Authorization } from "./Authorization.js"
+import { JsonBody } from "./JsonBody.js"
 import {
   DeliveryNotFoundProblem,
   IdempotencyConflictProblem,
@@ -28,6 +29,8 @@ const LeaseVersion = Schema.Int.pipe(Schema.nonNegative()).annotations({
   description: "delivery.version from the claim answer; fences the outcome to that lease"
 })
 
+// Every group but health declares JsonBody, then Authorization: the middleware declared last
+// runs first, so the token is checked before the body is read or judged.
 
 // Bodies reject unknown fields: a misspelt field is a 400 with its path, not silently dropped.
 const strict = { parseOptions: { onExcessProperty: "error" } } as const
@@ -78,6 +81,7 @@ export class NotificationsGroup extends HttpApiGroup.make("notifications")
       .addError(InvalidInputProblem)
   )
   .prefix("/v1")
+  .middleware(JsonBody)
   .middleware(Authorization)
   .annotate(OpenApi.Description, "Enqueue and read notifications") {}
 
@@ -183,6 +187,7 @@ export class DeliveriesGroup extends HttpApiGroup.make("deliveries")
       .addError(InvalidInputProblem)
   )
   .prefix("/v1")
+  .middleware(JsonBody)
   .middleware(Authorization)
   .annotate(OpenApi.Description, "Deliveries, the dead letter queue and pull-sink claims") {}
 
@@ -205,6 +210,7 @@ export class EventsGroup extends HttpApiGroup.make("events")
       .addSuccess(HttpApiSchema.Text({ contentType: "text/event-stream" }))
   )
   .prefix("/v1")
+  .middleware(JsonBody)
   .middleware(Authorization)
   .annotate(OpenApi.Description, "The change feed (Server-Sent Events); resumes after Last-Event-ID or ?after=") {}
 
@@ -227,6 +233,7 @@ export class SettingsGroup extends HttpApiGroup.make("settings")
       .annotate(OpenApi.Description, "Sends a made-up notification through the named sink now (disabled ones too) and answers what happened; nothing is stored or retried")
   )
   .prefix("/v1")
+  .middleware(JsonBody)
   .middleware(Authorization)
   .annotate(OpenApi.Description, "The settings document; secrets come back masked. Test sends to a sink") {}
 
@@ -240,17 +247,19 @@ export const Stats = Schema.Struct({
 export class OpsGroup extends HttpApiGroup.make("ops")
   .add(HttpApiEndpoint.get("stats", "/v1/stats").addSuccess(Stats))
   .add(HttpApiEndpoint.get("metrics", "/metrics").addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" })))
+  .middleware(JsonBody)
+  .middleware(Authorization)
+  .annotate(OpenApi.Description, "Operations: stats and Prometheus metrics") {}
+
+export class HealthGroup extends HttpApiGroup.make("health")
+  .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
   .add(
     HttpApiEndpoint.get("readyz", "/readyz")
       .addSuccess(Schema.Struct({ status: Schema.Literal("ready"), migration: Schema.Number }))
       .addError(NotReadyProblem)
+      .annotate(OpenApi.Description, "Ready: the database writable within a second and with room, migrations current, not draining")
   )
-  .middleware(Authorization)
-  .annotate(OpenApi.Description, "Operations: stats, Prometheus metrics, readiness") {}
-
-export class HealthGroup extends HttpApiGroup.make("health")
-  .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
-  .annotate(OpenApi.Description, "Liveness; needs no token") {}
+  .annotate(OpenApi.Description, "Liveness and readiness; they hold no data and need no token") {}
 
 export class HeraldApi extends HttpApi.make("herald")
   .add(NotificationsGroup)
@@ -261,4 +270,4 @@ export class HeraldApi extends HttpApi.make("herald")
   .add(HealthGroup)
   .annotate(OpenApi.Title, "Herald")
   .annotate(OpenApi.Version, "0.1.0")
-  .annotate(OpenApi.Description, "A durable notification runtime. Send `Authorization: Bearer <token>` to every endpoint but /healthz. Errors are RFC 9457 application/problem+json.") {}
+  .annotate(OpenApi.Description, "A durable notification runtime. Send `Authorization: Bearer <token>` to every endpoint but /healthz and /readyz. Errors are RFC 9457 application/problem+json.") {}

@@ -1,7 +1,8 @@
 /**
  * The edge every request passes: draining (503), the body limit (413, before the body is
- * read when Content-Length says so), JSON bodies only (415), and the failures no endpoint declares turned into
- * problem+json: bad path/query/body (400), unknown route (404), storage trouble (503), bugs (500).
+ * read when Content-Length says so), and the failures no endpoint declares turned into
+ * problem+json: bad path/query/body (400), unknown route (404), a full disk or storage trouble
+ * (503), bugs (500). The body's type and depth are judged after the token, by JsonBody.
  */
 import { HttpApiBuilder, type HttpApp, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -11,6 +12,7 @@ import { type DecodeIssue, tidyIssues } from "../domain/issues.js"
 import { Draining } from "./Draining.js"
 import { HttpOptions } from "./HttpOptions.js"
 import { Metrics } from "./Metrics.js"
+import { storageProblem } from "./handlers/storage.js"
 import { declaredTags, problemBody, respond } from "./Problem.js"
 
 const tagOf = (u: unknown) => (typeof u === "object" && u !== null && "_tag" in u ? String(u._tag) : undefined)
@@ -41,9 +43,7 @@ const problemOf = (cause: Cause.Cause<unknown>, limitBytes: number): HttpServerR
       return respond(problemBody(400, "Invalid input", "InvalidInput", `the body is not valid JSON${at === null ? "" : ` (at position ${at[1]})`}`))
     }
   }
-  if (tagOf(defect) === "SqlError") {
-    return respond(problemBody(503, "Storage unavailable", "StorageUnavailable", "the database is busy or unavailable; retry"), { "retry-after": "1" })
-  }
+  if (tagOf(defect) === "SqlError") return storageProblem(defect)
   return respond(problemBody(500, "Internal error", "InternalError", "an unexpected error; it was logged"))
 }
 
@@ -61,12 +61,6 @@ export const EdgeLive = HttpApiBuilder.middleware(Effect.gen(function* () {
       }
       if (Number(request.headers["content-length"] ?? 0) > options.maxBodyBytes) {
         return respond(problemBody(413, "Payload too large", "PayloadTooLarge", `the request body is larger than ${options.maxBodyBytes} bytes`, { limitBytes: options.maxBodyBytes }), { connection: "close" })
-      }
-      const contentType = request.headers["content-type"]
-      // A chunked body has no Content-Length: it counts as a body too (or a multipart one is parsed).
-      const hasBody = Number(request.headers["content-length"] ?? 0) > 0 || request.headers["transfer-encoding"] !== undefined
-      if (contentType !== undefined && !contentType.includes("json") && hasBody) {
-        return respond(problemBody(415, "Unsupported media type", "UnsupportedMediaType", `send bodies as application/json, not ${contentType}`))
       }
       return yield* app.pipe(
         IncomingMessage.withMaxBodySize(limit),

@@ -14,7 +14,7 @@ import {
   SinkNotFound,
   StaleWrite
 } from "../domain/errors.js"
-import { IdempotencyConflict, NotReady, PayloadTooLarge, Unauthorized } from "./errors.js"
+import { IdempotencyConflict, NotReady, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from "./errors.js"
 
 export const problemContentType = "application/problem+json"
 
@@ -32,7 +32,7 @@ export const ProblemBody = Schema.Struct(
 ).annotations({ identifier: "Problem", description: "RFC 9457 problem details" })
 export type ProblemBody = typeof ProblemBody.Type
 
-const kebab = (code: string) => code.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase()
+const kebab = (code: string) => code.replace(/([a-z])([A-Z])/g, "$1-$2").replace(/_/g, "-").toLowerCase()
 
 /** A problem body; `extra` carries the error's facts (ids, state, issues). */
 export const problemBody = (status: number, title: string, code: string, detail: string, extra: Record<string, unknown> = {}): ProblemBody => {
@@ -82,11 +82,12 @@ export const IllegalTransitionProblem = asProblem(IllegalTransition, 409, "Not a
 export const StaleWriteProblem = asProblem(StaleWrite, 409, "Lease lost or row changed", "StaleWrite")
 export const IdempotencyConflictProblem = asProblem(IdempotencyConflict, 409, "Idempotency-Key reused with another body", "IdempotencyConflict")
 export const PayloadTooLargeProblem = asProblem(PayloadTooLarge, 413, "Payload too large", "PayloadTooLarge")
+export const UnsupportedMediaTypeProblem = asProblem(UnsupportedMediaType, 415, "Unsupported media type", "UnsupportedMediaType")
 export const NotReadyProblem = asProblem(NotReady, 503, "Not ready", "NotReady")
 export const OverloadedProblem = asProblem(Overloaded, 503, "Overloaded", "Overloaded")
 
 /** Tags the endpoint schemas encode; any other failure reaching the edge is a 500. */
 export const declaredTags: ReadonlySet<string> = new Set([
   "InvalidInput", "Unauthorized", "NotificationNotFound", "DeliveryNotFound", "IllegalTransition",
-  "StaleWrite", "IdempotencyConflict", "PayloadTooLarge", "NotReady", "SinkNotFound", "Overloaded"
+  "StaleWrite", "IdempotencyConflict", "PayloadTooLarge", "NotReady", "SinkNotFound", "Overloaded", "UnsupportedMediaType"
 ])

@@ -26,6 +26,15 @@ export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("Payl
   }
 }
 
+/** A body sent as something other than JSON. */
+export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaType>()("UnsupportedMediaType", {
+  contentType: Schema.String
+}) {
+  override get message() {
+    return `send bodies as application/json, not ${this.contentType}`
+  }
+}
+
 /** Not ready to serve: shutting down, or the database is not writable. */
 export class NotReady extends Schema.TaggedError<NotReady>()("NotReady", {
   reason: Schema.String,

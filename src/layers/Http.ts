@@ -10,16 +10,19 @@ import { createServer, type Server } from "node:http"
 import { HeraldApi } from "../http/Api.js"
 import { ApiToken } from "../http/ApiToken.js"
 import { AuthorizationLive } from "../http/Authorization.js"
+import { answerClientErrors } from "../http/ClientError.js"
 import { DashboardLive } from "../http/Dashboard.js"
 import { Draining } from "../http/Draining.js"
 import { countRequests, EdgeLive } from "../http/Edge.js"
 import { DeliveriesLive } from "../http/handlers/Deliveries.js"
 import { EventsLive } from "../http/handlers/Events.js"
 import { NotificationsLive } from "../http/handlers/Notifications.js"
-import { HealthLive, OpsLive } from "../http/handlers/Ops.js"
+import { HealthLive } from "../http/handlers/Health.js"
+import { OpsLive } from "../http/handlers/Ops.js"
 import { SettingsLive } from "../http/handlers/Settings.js"
 import { HttpOptions, type HttpOptionsShape } from "../http/HttpOptions.js"
 import { Idempotency } from "../http/Idempotency.js"
+import { JsonBodyLive } from "../http/JsonBody.js"
 import { Metrics } from "../http/Metrics.js"
 import { Herald, type HeraldConfig } from "./Herald.js"
 
@@ -27,7 +30,7 @@ class NodeServer extends Context.Tag("herald/http/NodeServer")<NodeServer, Serve
 
 const nodeServer = Layer.scopedContext(Effect.gen(function* () {
   const options = yield* HttpOptions
-  const node = createServer()
+  const node = answerClientErrors(createServer())
   const server = yield* NodeHttpServer.make(() => node, { host: options.host, port: options.port })
   return Context.make(HttpServer.HttpServer, server).pipe(Context.add(NodeServer, node))
 }))
@@ -56,7 +59,7 @@ const app = HttpApiBuilder.serve(countRequests).pipe(
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
   Layer.provide(DashboardLive),
   Layer.provide(EdgeLive),
-  Layer.provide(HttpApiBuilder.api(HeraldApi).pipe(Layer.provide(handlers), Layer.provide(AuthorizationLive)))
+  Layer.provide(HttpApiBuilder.api(HeraldApi).pipe(Layer.provide(handlers), Layer.provide(AuthorizationLive), Layer.provide(JsonBodyLive)))
 )
 
 /** The HTTP edge over the Herald services already in context. Outputs the server (its address) and the token. */

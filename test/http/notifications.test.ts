@@ -117,18 +117,98 @@ layer(testServer({ maxBodyBytes: 4_096 }), { excludeTestServices: true })("HTTP 
         expect(reply.headers.get("www-authenticate")).toContain("Bearer")
         expect(reply.body).toMatchObject({ status: 401, code: "Unauthorized" })
       }
-      for (const path of ["/metrics", "/readyz", "/v1/events", "/v1/settings", "/v1/deliveries"]) {
+      for (const path of ["/metrics", "/v1/events", "/v1/settings", "/v1/deliveries"]) {
         expect((yield* call("GET", path, { auth: false })).status).toBe(401)
       }
     }))
 
-  it.effect("/healthz needs no token; /readyz reports the migration", () =>
+  it.effect("the token is checked before the body: without one a body of any type or depth is 401, with one a non-JSON body is 415", () =>
+    Effect.gen(function* () {
+      const form = { raw: "kind=unread&title=t", headers: { "content-type": "application/x-www-form-urlencoded" } }
+      const deep = { raw: "[".repeat(2_000) + "]".repeat(2_000), headers: { "content-type": "application/json" } }
+      for (const [method, path] of [["POST", "/v1/notifications"], ["PUT", "/v1/settings"], ["POST", "/v1/sinks/desk/claim"]] as const) {
+        for (const body of [form, deep]) {
+          for (const auth of [false, "wrong-token-0123456789"] as const) {
+            const reply = yield* call(method, path, { ...body, auth })
+            expect(reply.status).toBe(401)
+            expect(reply.body).toMatchObject({ code: "Unauthorized" })
+          }
+        }
+        const typed = yield* call(method, path, form)
+        expect(typed.status).toBe(415)
+        expect(typed.headers.get("content-type")).toContain("application/problem+json")
+        expect(typed.body).toMatchObject({ status: 415, code: "UnsupportedMediaType" })
+      }
+      expect((yield* call("GET", "/v1/notifications?kind=unread")).body.items).toEqual([])
+    }))
+
+  it.effect("an empty multipart body answers 415 at once instead of waiting for ever for its parts", () =>
+    Effect.gen(function* () {
+      const reply = yield* call("POST", "/v1/notifications", { raw: "", headers: { "content-type": "multipart/form-data; boundary=x" } }).pipe(
+        Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error("no answer within 5 s") }))
+      expect(reply.status).toBe(415)
+      expect(reply.body).toMatchObject({ code: "UnsupportedMediaType" })
+    }))
+
+  it.effect("what Node's parser refuses (headers over 16 KiB) answers problem+json like every other 4xx", () =>
+    Effect.gen(function* () {
+      const reply = yield* call("GET", "/v1/stats", { auth: "t".repeat(20_000) })
+      expect(reply.status).toBe(431)
+      expect(reply.headers.get("content-type")).toBe("application/problem+json")
+      expect(reply.body).toMatchObject({ status: 431, code: "HeadersTooLarge", type: "urn:herald:problem:headers-too-large" })
+    }))
+
+  it.effect("/healthz and /readyz need no token; /readyz reports the migration", () =>
     Effect.gen(function* () {
       const health = yield* call("GET", "/healthz", { auth: false })
       expect(health).toMatchObject({ status: 200, body: { status: "ok" } })
-      const ready = yield* call("GET", "/readyz")
+      const ready = yield* call("GET", "/readyz", { auth: false })
       expect(ready.status).toBe(200)
       expect(ready.body).toMatchObject({ status: "ready", migration: readMigrations().at(-1)!.id })
+    }))
+
+  it.effect("input the database would refuse answers 400 at its field, never a 503 to retry, and writes nothing", () =>
+    Effect.gen(function* () {
+      let payload = "1"
+      for (let i = 0; i < 65; i++) payload = `{"a":${payload}}`
+      const cases: ReadonlyArray<readonly [string, string]> = [
+        ['{"kind":"\\u0000","title":"refused"}', "kind"],
+        ['{"kind":"refused","title":"a\\u0000b"}', "title"],
+        ['{"kind":"refused","title":"refused","dedupeKey":"a\\ud800"}', "dedupeKey"],
+        [`{"kind":"refused","title":"refused","payload":${payload}}`, "payload"]
+      ]
+      for (const [raw, path] of cases) {
+        const reply = yield* call("POST", "/v1/notifications", { raw, headers: { "content-type": "application/json" } })
+        expect(reply.status).toBe(400)
+        expect(reply.headers.get("retry-after")).toBeNull()
+        expect(reply.body).toMatchObject({ code: "InvalidInput", path })
+      }
+      const all = (yield* call("GET", "/v1/notifications?limit=1000")).body.items as ReadonlyArray<{ kind: string; title: string }>
+      expect(all.filter((n) => n.kind === "refused" || n.title === "refused")).toEqual([])
+    }))
+
+  it.effect("a body nested deeper than 100 levels answers 400 on every JSON endpoint; at 100 it is read", () =>
+    Effect.gen(function* () {
+      const json = { "content-type": "application/json" }
+      const endpoints = [
+        ["POST", "/v1/notifications"], ["PUT", "/v1/settings"], ["POST", "/v1/deliveries/requeue"],
+        ["POST", "/v1/sinks/desk/claim"], ["POST", "/v1/deliveries/dlv_x/ack"], ["POST", "/v1/deliveries/dlv_x/nack"],
+        ["POST", "/v1/deliveries/dlv_x/cancel"]
+      ] as const
+      // This server's body limit is 4 KiB: 2,000 levels fit (the edge test goes deeper).
+      for (const levels of [101, 2_000]) {
+        for (const [method, path] of endpoints) {
+          const reply = yield* call(method, path, { raw: "[".repeat(levels) + "]".repeat(levels), headers: json })
+          expect(reply.status).toBe(400)
+          expect(reply.body).toMatchObject({ code: "InvalidInput", detail: expect.stringContaining("deeper than 100 levels") })
+        }
+      }
+      // 100 levels: the body is read, and the payload (99 of them) is refused at its field.
+      let payload = "1"
+      for (let i = 0; i < 99; i++) payload = `{"a":${payload}}`
+      const atBound = yield* call("POST", "/v1/notifications", { raw: `{"kind":"k","title":"t","payload":${payload}}`, headers: json })
+      expect(atBound.status).toBe(400)
+      expect(atBound.body).toMatchObject({ path: "payload", detail: expect.stringContaining("deeper than 64 levels") })
     }))
 
   it.effect("unknown notifications and routes answer 404 problems", () =>

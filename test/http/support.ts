@@ -4,6 +4,7 @@
  */
 import { FileSystem, HttpServer } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
+import { SqlClient } from "@effect/sql"
 import { Context, Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
 import type { HttpOptionsShape } from "../../src/http/HttpOptions.js"
 import * as http from "node:http"
@@ -18,8 +19,14 @@ export interface TestServerShape {
 }
 export class TestServer extends Context.Tag("test/http/TestServer")<TestServer, TestServerShape>() {}
 
-/** The daemon on a fresh database; HTTP options default to fast SSE timers for tests. */
-export const testServer = (options: Partial<HttpOptionsShape> = {}, runtime: HeraldConfig["runtime"] = {}): Layer.Layer<TestServer | Herald> =>
+/**
+ * The daemon on a fresh database (and its writer's SqlClient); HTTP options default to fast SSE
+ * timers for tests, `runtime` tunes the Herald runtime under it.
+ */
+export const testServer = (
+  options: Partial<HttpOptionsShape> = {},
+  runtime: HeraldConfig["runtime"] = {}
+): Layer.Layer<TestServer | Herald | SqlClient.SqlClient> =>
   Layer.unwrapScoped(Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const dir = yield* fs.makeTempDirectoryScoped({ prefix: "herald-http-" })

@@ -65,6 +65,48 @@ describe("Enqueuer", () => {
       expect(titles).toEqual(["good 1", "good 2", "good 3", "good 4", "good 5"])
     })), 20_000)
 
+  it.scoped("input the database would refuse or store altered is InvalidInput at its field, never a storage error, and writes nothing", () =>
+    withHerald((herald) => Effect.gen(function* () {
+      const nested = (levels: number, leaf: unknown = 1): unknown => {
+        let v = leaf
+        for (let i = 0; i < levels; i++) v = { a: v }
+        return v
+      }
+      const deepArray = (levels: number): unknown => {
+        let v: unknown = []
+        for (let i = 1; i < levels; i++) v = [v]
+        return v
+      }
+      const cases: ReadonlyArray<readonly [unknown, string, string]> = [
+        [{ kind: "\u0000", title: "t" }, "kind", "NUL"],
+        [{ kind: "ci\u0000failed", title: "t" }, "kind", "NUL"],
+        [{ kind: "k", title: "a\u0000b" }, "title", "NUL"],
+        [{ kind: "k", title: "t", body: "\u0000" }, "body", "NUL"],
+        [{ kind: "k", title: "t", sessionId: "s\u0000" }, "sessionId", "NUL"],
+        // SQLite would store a lone surrogate as bytes that read back as other text.
+        [{ kind: "k", title: "t", dedupeKey: "a\ud800" }, "dedupeKey", "surrogate"],
+        [{ kind: "k", title: "t", projectId: "\udc00p" }, "projectId", "surrogate"],
+        [{ kind: "k", title: "t", payload: nested(65) }, "payload", "64 levels"],
+        [{ kind: "k", title: "t", payload: nested(3_000) }, "payload", "levels"],
+        [{ kind: "k", title: "t", payload: nested(100_000) }, "payload", "levels"],
+        [{ kind: deepArray(100_000), title: "t" }, "kind", "levels"],
+        [nested(100_000), "a", "levels"]
+      ]
+      for (const [input, path, says] of cases) {
+        for (const attempt of [herald.enqueue(input), Effect.map(herald.enqueueMany([input]), (r) => r[0]!)]) {
+          const error = yield* Effect.flip(attempt)
+          expect(error).toBeInstanceOf(InvalidInput)
+          const issues = (error as InvalidInput).issues
+          expect(issues.map((i) => i.path.replace(/^0\.?/, ""))).toEqual([path])
+          expect(issues[0]!.message).toContain(says)
+        }
+      }
+      expect((yield* herald.listNotifications({})).items).toEqual([])
+      // At the bound a payload is taken: 64 levels, the payload object itself the first.
+      const { created } = yield* herald.enqueue({ kind: "k", title: "t", payload: nested(64) })
+      expect(created).toBe(true)
+    })), 20_000)
+
   it.scoped("inside a transaction of another @effect/sql client (the embedder's own database), Herald still uses its own", () =>
     withHerald((herald) => Effect.gen(function* () {
       const dir = yield* tempDir

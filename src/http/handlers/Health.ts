@@ -1,0 +1,77 @@
+/**
+ * Handlers of liveness and readiness. Neither needs the token: they hold no data. Ready means
+ * not draining, the database writable within a second and with room to grow, migrations current.
+ */
+import { HttpApiBuilder, HttpApp, HttpServerResponse } from "@effect/platform"
+import { SqlClient } from "@effect/sql"
+import { Deferred, Effect, Either, Option, Ref } from "effect"
+import { databaseVersion, readMigrations } from "../../layers/Migrations.js"
+import { DatabaseOptionsTag } from "../../layers/Sqlite.js"
+import { diskFull, pageLimit } from "../../services/StorageRoom.js"
+import { Writer } from "../../services/Writer.js"
+import { HeraldApi } from "../Api.js"
+import { Draining } from "../Draining.js"
+import { NotReady } from "../errors.js"
+
+export const HealthLive = HttpApiBuilder.group(HeraldApi, "health", (handlers) =>
+  Effect.gen(function* () {
+    const draining = yield* Draining
+    const writer = yield* Writer
+    const sql = yield* SqlClient.SqlClient
+    const { filename } = yield* DatabaseOptionsTag
+    const buildVersion = readMigrations().reduce((max, f) => Math.max(max, f.id), 0)
+    const notReady = (reason: string) =>
+      HttpApp.appendPreResponseHandler((_request, response) => Effect.succeed(HttpServerResponse.setHeader(response, "retry-after", "5"))).pipe(
+        Effect.zipRight(new NotReady({ reason, retryAfterSeconds: 5 }))
+      )
+
+    // BEGIN IMMEDIATE takes the write lock: proof the database is writable right now.
+    const writable = writer.transaction(Effect.all({ version: databaseVersion, pages: pageLimit })).pipe(
+      Effect.provideService(SqlClient.SqlClient, sql)
+    )
+    type Writable = typeof writable
+
+    // The writer waits up to 30 s for a lock another process holds (Writer.ts) and queues
+    // behind a long write of its own, and waiting for its connection cannot be interrupted:
+    // the probe runs on its own fiber, one at a time however many callers ask (it needs no
+    // token), and each caller waits for it at most a second.
+    const scope = yield* Effect.scope
+    const running = yield* Ref.make(Option.none<Deferred.Deferred<Effect.Effect.Success<Writable>, Effect.Effect.Error<Writable>>>())
+    const joinOrStart = Effect.uninterruptible(Effect.gen(function* () {
+      const mine = yield* Deferred.make<Effect.Effect.Success<Writable>, Effect.Effect.Error<Writable>>()
+      const current = yield* Ref.modify(running, (r) => (Option.isSome(r) ? [r.value, r] : [mine, Option.some(mine)]))
+      if (current === mine) {
+        // Interruptible again on its fiber: shutdown must not wait out a 30 s retry.
+        yield* Effect.intoDeferred(writable, mine).pipe(
+          Effect.ensuring(Ref.set(running, Option.none())),
+          Effect.interruptible,
+          Effect.forkIn(scope)
+        )
+      }
+      return current
+    }))
+    const probe = Effect.flatMap(joinOrStart, Deferred.await).pipe(
+      Effect.timeoutFail({ duration: "1 second", onTimeout: () => "busy" as const }),
+      Effect.either
+    )
+
+    const readyz = Effect.gen(function* () {
+      if (yield* draining.isDraining) return yield* notReady("shutting down")
+      const outcome = yield* probe
+      if (Either.isLeft(outcome)) {
+        return yield* notReady(outcome.left === "busy"
+          ? "the writer has been busy for over a second"
+          : `the database is not writable: ${outcome.left.message}`)
+      }
+      const { version, pages } = outcome.right
+      // The disk is asked outside the transaction: no write lock is held across I/O.
+      const full = Option.isSome(pages.full) ? pages.full : yield* diskFull(filename, pages.pageSize)
+      if (Option.isSome(full)) return yield* notReady(`storage full: ${full.value}; free disk space`)
+      if (version !== buildVersion) return yield* notReady(`the database is at migration ${version}, this build expects ${buildVersion}`)
+      return { status: "ready" as const, migration: version }
+    })
+
+    return handlers
+      .handle("healthz", () => Effect.succeed({ status: "ok" as const }))
+      .handle("readyz", () => readyz)
+  }))
