@@ -21,6 +21,7 @@ import { SettingsLive } from "../http/handlers/Settings.js"
 import { HttpOptions, type HttpOptionsShape } from "../http/HttpOptions.js"
 import { Idempotency } from "../http/Idempotency.js"
 import { Metrics } from "../http/Metrics.js"
+import { Sse } from "../http/Sse.js"
 import { Herald, type HeraldConfig } from "./Herald.js"
 
 class NodeServer extends Context.Tag("herald/http/NodeServer")<NodeServer, Server>() {}
@@ -64,6 +65,7 @@ export const HttpLive = drainOnClose.pipe(
   Layer.provide(app),
   Layer.provideMerge(nodeServer),
   Layer.provideMerge(NodeHttpServer.layerContext),
+  Layer.provideMerge(Sse.Default),
   Layer.provideMerge(Layer.mergeAll(Metrics.Default, Idempotency.Default, Draining.Default, ApiToken.layer))
 )
 

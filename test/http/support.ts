@@ -84,6 +84,26 @@ export interface SseFrame {
   readonly retry?: string
 }
 
+/** Splits SSE text into frames; returns them and the unfinished rest. */
+const parseFrames = (text: string): { frames: Array<SseFrame>; rest: string } => {
+  const frames: Array<SseFrame> = []
+  let i: number
+  while ((i = text.indexOf("\n\n")) >= 0) {
+    const block = text.slice(0, i)
+    text = text.slice(i + 2)
+    const frame: Record<string, string> = {}
+    for (const line of block.split("\n")) {
+      if (line.startsWith(":")) frame["comment"] = line.slice(1).trim()
+      else {
+        const at = line.indexOf(":")
+        frame[line.slice(0, at)] = line.slice(at + 1).trimStart()
+      }
+    }
+    frames.push(frame)
+  }
+  return { frames, rest: text }
+}
+
 /** An SSE client over fetch: frames as they arrive, and `close` to disconnect. */
 export const openSse = (path: string, headers: Record<string, string> = {}) =>
   Effect.gen(function* () {
@@ -104,21 +124,9 @@ export const openSse = (path: string, headers: Record<string, string> = {}) =>
             complete = true // the server ended the body; a cut connection throws instead
             break
           }
-          buffer += value
-          let i: number
-          while ((i = buffer.indexOf("\n\n")) >= 0) {
-            const block = buffer.slice(0, i)
-            buffer = buffer.slice(i + 2)
-            const frame: Record<string, string> = {}
-            for (const line of block.split("\n")) {
-              if (line.startsWith(":")) frame["comment"] = line.slice(1).trim()
-              else {
-                const at = line.indexOf(":")
-                frame[line.slice(0, at)] = line.slice(at + 1).trimStart()
-              }
-            }
-            frames.push(frame)
-          }
+          const parsed = parseFrames(buffer + value)
+          frames.push(...parsed.frames)
+          buffer = parsed.rest
         }
       } catch {
         // aborted by close()
@@ -167,4 +175,44 @@ export const postChunked = (path: string, chunks: ReadonlyArray<string>, content
       for (const c of chunks) request.write(c)
       request.end()
     })
+  })
+
+/**
+ * An SSE client over node:http that can stop reading: `pause()` stops taking bytes from the
+ * socket (its kernel buffers fill, then the server's), `resume()` reads on. `endedCleanly`
+ * says the server ended the body; a cut connection ends it without that.
+ */
+export const openPausableSse = (path: string, headers: Record<string, string> = {}) =>
+  Effect.gen(function* () {
+    const { url } = yield* TestServer
+    const frames: Array<SseFrame> = []
+    let rest = ""
+    let ended = false
+    let complete = false
+    const response = yield* Effect.async<http.IncomingMessage, Error>((resume) => {
+      const request = http.get(`${url}${path}`, { headers: { authorization: `Bearer ${token}`, ...headers }, agent: false }, (r) => resume(Effect.succeed(r)))
+      request.on("error", (e) => resume(Effect.fail(e)))
+    })
+    response.setEncoding("utf8")
+    response.on("data", (text: string) => {
+      const parsed = parseFrames(rest + text)
+      frames.push(...parsed.frames)
+      rest = parsed.rest
+    })
+    response.on("end", () => {
+      complete = true
+      ended = true
+    })
+    response.on("close", () => (ended = true))
+    response.on("error", () => {})
+    return {
+      status: response.statusCode,
+      frames,
+      changes: () => frames.filter((f) => f.event === "change").map((f) => JSON.parse(f.data!) as { seq: number }),
+      pause: Effect.sync(() => response.pause()),
+      resume: Effect.sync(() => response.resume()),
+      ended: () => ended,
+      endedCleanly: () => complete,
+      close: Effect.sync(() => response.destroy())
+    }
   })
