@@ -6,10 +6,12 @@
 import { HttpApiSchema, HttpServerResponse } from "@effect/platform"
 import { ParseResult, Schema } from "effect"
 import {
+  ConsumerNotFound,
   DeliveryNotFound,
   IllegalTransition,
   InvalidInput,
   NotificationNotFound,
+  OffsetBehind,
   SinkNotFound,
   StaleWrite
 } from "../domain/errors.js"
@@ -82,9 +84,11 @@ export const StaleWriteProblem = asProblem(StaleWrite, 409, "Lease lost or row c
 export const IdempotencyConflictProblem = asProblem(IdempotencyConflict, 409, "Idempotency-Key reused with another body", "IdempotencyConflict")
 export const PayloadTooLargeProblem = asProblem(PayloadTooLarge, 413, "Payload too large", "PayloadTooLarge")
 export const NotReadyProblem = asProblem(NotReady, 503, "Not ready", "NotReady")
+export const ConsumerNotFoundProblem = asProblem(ConsumerNotFound, 404, "Consumer not found", "ConsumerNotFound")
+export const OffsetBehindProblem = asProblem(OffsetBehind, 409, "A commit only moves forward", "OffsetBehind")
 
 /** Tags the endpoint schemas encode; any other failure reaching the edge is a 500. */
 export const declaredTags: ReadonlySet<string> = new Set([
   "InvalidInput", "Unauthorized", "NotificationNotFound", "DeliveryNotFound", "IllegalTransition",
-  "StaleWrite", "IdempotencyConflict", "PayloadTooLarge", "NotReady", "SinkNotFound"
+  "StaleWrite", "IdempotencyConflict", "PayloadTooLarge", "NotReady", "SinkNotFound", "ConsumerNotFound", "OffsetBehind"
 ])

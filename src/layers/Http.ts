@@ -13,6 +13,7 @@ import { AuthorizationLive } from "../http/Authorization.js"
 import { DashboardLive } from "../http/Dashboard.js"
 import { Draining } from "../http/Draining.js"
 import { countRequests, EdgeLive } from "../http/Edge.js"
+import { ConsumersLive } from "../http/handlers/Consumers.js"
 import { DeliveriesLive } from "../http/handlers/Deliveries.js"
 import { EventsLive } from "../http/handlers/Events.js"
 import { NotificationsLive } from "../http/handlers/Notifications.js"
@@ -50,7 +51,7 @@ const drainOnClose = Layer.scopedDiscard(Effect.gen(function* () {
     }))
 }))
 
-const handlers = Layer.mergeAll(NotificationsLive, DeliveriesLive, EventsLive, SettingsLive, OpsLive, HealthLive)
+const handlers = Layer.mergeAll(NotificationsLive, DeliveriesLive, EventsLive, ConsumersLive, SettingsLive, OpsLive, HealthLive)
 
 const app = HttpApiBuilder.serve(countRequests).pipe(
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),

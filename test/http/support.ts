@@ -18,12 +18,11 @@ export interface TestServerShape {
 }
 export class TestServer extends Context.Tag("test/http/TestServer")<TestServer, TestServerShape>() {}
 
-/** The daemon on a fresh database; HTTP options default to fast SSE timers for tests. */
-export const testServer = (options: Partial<HttpOptionsShape> = {}): Layer.Layer<TestServer | Herald> =>
+/** The daemon on a fresh database (or on `database`, to start it again); HTTP options default to fast SSE timers for tests. */
+export const testServer = (options: Partial<HttpOptionsShape> = {}, file?: string): Layer.Layer<TestServer | Herald> =>
   Layer.unwrapScoped(Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
-    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "herald-http-" })
-    const database = `${dir}/herald.db`
+    const database = file ?? `${yield* fs.makeTempDirectoryScoped({ prefix: "herald-http-" })}/herald.db`
     const daemon = daemonLayer(
       { database },
       HttpOptions.layer({ port: 0, token: Option.some(Redacted.make(token)), sseHeartbeatMs: 200, sseStallMs: 1_000, shutdownGraceMs: 2_000, ...options })
