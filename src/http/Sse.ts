@@ -158,9 +158,13 @@ export class Sse extends Effect.Service<Sse>()("herald/http/Sse", {
         const client = new SseClient(after, entities, () => response.destroy(), opening(options.sseRetryMs), clientBuffer)
         // However the connection goes (even before the body is piped), the client's driver sees it closed.
         response.once("close", () => client.readable.destroy())
-        hub.add(client)
-        if (live === undefined) live = yield* Effect.forkIn(feed(hub.restart(newest)), scope)
-        yield* Effect.forkIn(drive(client), scope)
+        // A client in the hub without its driver would never leave it (and keep the feed running).
+        // (Fibers forked here would inherit uninterruptibility: `restore` gives it back to them.)
+        yield* Effect.uninterruptibleMask((restore) => Effect.gen(function* () {
+          hub.add(client)
+          if (live === undefined) live = yield* Effect.forkIn(restore(feed(hub.restart(newest))), scope)
+          yield* Effect.forkIn(restore(drive(client)), scope)
+        }))
         return HttpServerResponse.raw(client.readable, {
           contentType: "text/event-stream",
           headers: { "cache-control": "no-store", "x-accel-buffering": "no", connection: "keep-alive" }

@@ -7,7 +7,7 @@
 export class FrameRing {
   private readonly cursors: Array<number>
   private readonly entities: Array<string | undefined>
-  private readonly frames: Array<Uint8Array>
+  private readonly frames: Array<Uint8Array | undefined>
   /** Absolute positions: entries are [first, next). */
   private first = 0
   private next = 0
@@ -41,7 +41,7 @@ export class FrameRing {
       const i = this.first % this.capacity
       this.from = this.cursors[i]!
       this.bytes -= this.frames[i]!.length
-      this.frames[i] = undefined as unknown as Uint8Array // let the bytes go now, not when the slot is reused
+      this.frames[i] = undefined // let the bytes go now, not when the slot is reused
       this.first++
     }
     const i = this.next % this.capacity
