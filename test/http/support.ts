@@ -46,7 +46,7 @@ export const call = (
   method: string,
   path: string,
   options: { readonly body?: unknown; readonly raw?: string; readonly headers?: Record<string, string>; readonly auth?: boolean | string } = {}
-) =>
+): Effect.Effect<Reply, never, TestServer> =>
   Effect.gen(function* () {
     const { url } = yield* TestServer
     const headers: Record<string, string> = { ...options.headers }
