@@ -14,7 +14,7 @@ import { daemonLayer, HttpOptions } from "../src/layers/Http.js"
 import { MemorySink } from "../src/sinks/memory.js"
 import { startNoopServer } from "./httpBaseline.js"
 
-interface AutocannonResult {
+export interface AutocannonResult {
   readonly requests: { readonly average: number; readonly total: number }
   readonly latency: { readonly p50: number; readonly p99: number; readonly average: number }
   readonly non2xx: number

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: Herald end to end (enqueue -> sent) against a raw better-sqlite3 baseline
  * doing the same row writes in the same run, the peak RSS while 200,000 deliveries wait, and
- * (when present) the HTTP figure. Figures are printed as ratios plus absolute rates.
+ * (when present) the HTTP and SSE figures. Figures are printed as ratios plus absolute rates.
  */
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
@@ -92,6 +92,12 @@ const main = async () => {
     progress("HTTP")
     const { runHttpBench } = (await import(httpBench)) as { runHttpBench: () => Promise<{ lines: Array<string> }> }
     for (const line of (await runHttpBench()).lines) console.log(line)
+  }
+  const sseBench = path.join(path.dirname(new URL(import.meta.url).pathname), "sse.js")
+  if (fs.existsSync(sseBench)) {
+    progress("SSE: 50 streams that never read, then 50 that read")
+    const { runSseBench } = (await import(sseBench)) as { runSseBench: () => Promise<{ lines: Array<string> }> }
+    for (const line of (await runSseBench()).lines) console.log(line)
   }
   fs.rmSync(dir, { recursive: true, force: true })
 }

@@ -2,18 +2,20 @@
  * Herald as a library: provide `Herald.layer({ database })` inside your Effect program and
  * use the `Herald` service; no HTTP needed. Machines, store rows and internals stay private.
  */
-export { Herald, type ClaimedDelivery, type HeraldConfig, type RequeueReport, type Stats } from "./layers/Herald.js"
+export { Herald, type ClaimedDelivery, type DurableOptions, type HeraldConfig, type RequeueReport, type Stats } from "./layers/Herald.js"
 export { MemorySink, type MemoryHandler } from "./sinks/memory.js"
 export type { RuntimeOptions } from "./services/RuntimeConfig.js"
 export type { SyncMode } from "./layers/Sqlite.js"
 export { Notification, NotificationInput, type Enqueued } from "./domain/Notification.js"
 export { Delivery, DeliveryAttempt, DeliveryFilter, DeliveryStatus, type Page } from "./domain/Delivery.js"
 export { ChangeEvent, Resync } from "./domain/ChangeEvent.js"
+export { ConsumerName, DurableConsumer } from "./domain/Consumer.js"
 export { Settings, defaultSettings, type SettingsInput, type SinkConfig } from "./domain/Settings.js"
 export { Priority, priorities } from "./domain/Priority.js"
 export { DeliveryId, NotificationId } from "./domain/Ids.js"
 export { SinkFailure, type SinkDelivery, type SinkReceipt } from "./domain/Sink.js"
 export {
+  ConsumerNotFound,
   DatabaseTooNew,
   DeliveryNotFound,
   IllegalTransition,
@@ -21,6 +23,7 @@ export {
   MigrationChanged,
   MigrationMissing,
   NotificationNotFound,
+  OffsetBehind,
   Overloaded,
   StaleWrite,
   StorageUnavailable,

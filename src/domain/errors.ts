@@ -154,3 +154,27 @@ export class SinkNotFound extends Schema.TaggedError<SinkNotFound>()("SinkNotFou
     return `no sink named '${this.sink}' in the settings`
   }
 }
+
+/** No durable consumer of that name has committed an offset (or it was deleted). */
+export class ConsumerNotFound extends Schema.TaggedError<ConsumerNotFound>()("ConsumerNotFound", {
+  consumer: Schema.String
+}) {
+  override get message() {
+    return `no durable consumer named '${this.consumer}'`
+  }
+}
+
+/**
+ * A commit behind the consumer's offset. Refused, not ignored: moving back would make the next
+ * resume repeat changes already handled, and an older commit arriving late usually means two
+ * readers share one name. Delete the consumer to start it over.
+ */
+export class OffsetBehind extends Schema.TaggedError<OffsetBehind>()("OffsetBehind", {
+  consumer: Schema.String,
+  committed: Schema.Number,
+  requested: Schema.Number
+}) {
+  override get message() {
+    return `consumer '${this.consumer}' has committed ${this.committed}; a commit only moves forward (asked ${this.requested}); delete the consumer to start it over`
+  }
+}

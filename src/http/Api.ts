@@ -4,6 +4,7 @@
  */
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
+import { ConsumerName, DurableConsumer } from "../domain/Consumer.js"
 import { Delivery, DeliveryAttempt, DeliveryStatus } from "../domain/Delivery.js"
 import { DeliveryId, NotificationId } from "../domain/Ids.js"
 import { Notification, NotificationInput } from "../domain/Notification.js"
@@ -13,6 +14,7 @@ import { SinkTestResult } from "../services/SinkTester.js"
 import { Authorization } from "./Authorization.js"
 import { JsonBody } from "./JsonBody.js"
 import {
+  ConsumerNotFoundProblem,
   DeliveryNotFoundProblem,
   IdempotencyConflictProblem,
   IllegalTransitionProblem,
@@ -20,6 +22,7 @@ import {
   NotificationNotFoundProblem,
   NotReadyProblem,
   OverloadedProblem,
+  OffsetBehindProblem,
   SinkNotFoundProblem,
   StaleWriteProblem
 } from "./Problem.js"
@@ -204,15 +207,54 @@ export class EventsGroup extends HttpApiGroup.make("events")
     HttpApiEndpoint.get("events", "/events")
       .setUrlParams(Schema.Struct({
         after: Schema.optional(Seq),
-        entity: Schema.optional(ChangeEntities)
+        entity: Schema.optional(ChangeEntities),
+        consumer: Schema.optional(ConsumerName.annotations({ description: "a durable consumer: resume after its committed offset" }))
       }))
       .setHeaders(Schema.Struct({ "last-event-id": Schema.optional(Seq) }))
       .addSuccess(HttpApiSchema.Text({ contentType: "text/event-stream" }))
+      .addError(InvalidInputProblem)
   )
   .prefix("/v1")
   .middleware(JsonBody)
   .middleware(Authorization)
-  .annotate(OpenApi.Description, "The change feed (Server-Sent Events); resumes after Last-Event-ID or ?after=") {}
+  .annotate(OpenApi.Description,
+    "The change feed (Server-Sent Events). Starts after Last-Event-ID (a reconnect), else a durable consumer's committed offset (?consumer=), else ?after=, else the newest change") {}
+
+const consumerPath = Schema.Struct({ name: ConsumerName })
+
+export class ConsumersGroup extends HttpApiGroup.make("consumers")
+  .add(
+    HttpApiEndpoint.get("listConsumers", "/consumers")
+      .addSuccess(Schema.Struct({ items: Schema.Array(DurableConsumer) }))
+  )
+  .add(
+    HttpApiEndpoint.get("getConsumer", "/consumers/:name")
+      .setPath(consumerPath)
+      .addSuccess(DurableConsumer)
+      .addError(ConsumerNotFoundProblem)
+      .addError(InvalidInputProblem)
+  )
+  .add(
+    HttpApiEndpoint.put("commitOffset", "/consumers/:name")
+      .setPath(consumerPath)
+      .setPayload(Schema.Struct({
+        seq: Schema.Int.pipe(Schema.nonNegative()).annotations({ description: "the last change_log seq the consumer has handled" })
+      }).annotations(strict))
+      .addSuccess(DurableConsumer)
+      .addError(InvalidInputProblem)
+      .addError(OffsetBehindProblem)
+      .annotate(OpenApi.Description, "Commits an offset (creating the consumer); the same seq again is accepted, an older one is 409, one past the newest change 400")
+  )
+  .add(
+    HttpApiEndpoint.del("deleteConsumer", "/consumers/:name")
+      .setPath(consumerPath)
+      .addSuccess(HttpApiSchema.NoContent)
+      .addError(ConsumerNotFoundProblem)
+      .addError(InvalidInputProblem)
+  )
+  .prefix("/v1")
+  .middleware(Authorization)
+  .annotate(OpenApi.Description, "Durable consumers of the change feed: committed offsets that GET /v1/events?consumer= resumes after") {}
 
 const SettingsDocument = Schema.encodedSchema(Settings).annotations({ identifier: "Settings" })
 
@@ -265,6 +307,7 @@ export class HeraldApi extends HttpApi.make("herald")
   .add(NotificationsGroup)
   .add(DeliveriesGroup)
   .add(EventsGroup)
+  .add(ConsumersGroup)
   .add(SettingsGroup)
   .add(OpsGroup)
   .add(HealthGroup)

@@ -10,7 +10,11 @@ export interface HttpOptionsShape {
   readonly token: Option.Option<Redacted.Redacted<string>>
   /** Larger bodies answer 413 without being read. */
   readonly maxBodyBytes: number
-  /** SSE: the `retry:` hint, the heartbeat period, and how long a client's socket buffer may stay full before it is dropped. */
+  /**
+   * SSE: the `retry:` hint, the heartbeat period, and how long a client's socket may take
+   * nothing before its stream is ended (cleanly: it resumes from Last-Event-ID when it reads
+   * again); one that does not read even the end is cut as long after.
+   */
   readonly sseRetryMs: number
   readonly sseHeartbeatMs: number
   readonly sseStallMs: number
@@ -25,7 +29,8 @@ export const defaultHttpOptions: HttpOptionsShape = {
   maxBodyBytes: 1024 * 1024,
   sseRetryMs: 2_000,
   sseHeartbeatMs: 15_000,
-  sseStallMs: 10_000,
+  // Two heartbeats: a client that has not read for that long is not reading.
+  sseStallMs: 30_000,
   shutdownGraceMs: 10_000
 }
 

@@ -6,11 +6,13 @@
 import { HttpApiSchema, HttpServerResponse } from "@effect/platform"
 import { ParseResult, Schema } from "effect"
 import {
+  ConsumerNotFound,
   DeliveryNotFound,
   IllegalTransition,
   InvalidInput,
   NotificationNotFound,
   Overloaded,
+  OffsetBehind,
   SinkNotFound,
   StaleWrite
 } from "../domain/errors.js"
@@ -85,9 +87,12 @@ export const PayloadTooLargeProblem = asProblem(PayloadTooLarge, 413, "Payload t
 export const UnsupportedMediaTypeProblem = asProblem(UnsupportedMediaType, 415, "Unsupported media type", "UnsupportedMediaType")
 export const NotReadyProblem = asProblem(NotReady, 503, "Not ready", "NotReady")
 export const OverloadedProblem = asProblem(Overloaded, 503, "Overloaded", "Overloaded")
+export const ConsumerNotFoundProblem = asProblem(ConsumerNotFound, 404, "Consumer not found", "ConsumerNotFound")
+export const OffsetBehindProblem = asProblem(OffsetBehind, 409, "A commit only moves forward", "OffsetBehind")
 
 /** Tags the endpoint schemas encode; any other failure reaching the edge is a 500. */
 export const declaredTags: ReadonlySet<string> = new Set([
   "InvalidInput", "Unauthorized", "NotificationNotFound", "DeliveryNotFound", "IllegalTransition",
-  "StaleWrite", "IdempotencyConflict", "PayloadTooLarge", "NotReady", "SinkNotFound", "Overloaded", "UnsupportedMediaType"
+  "StaleWrite", "IdempotencyConflict", "PayloadTooLarge", "NotReady", "SinkNotFound", "Overloaded", "UnsupportedMediaType",
+  "ConsumerNotFound", "OffsetBehind"
 ])

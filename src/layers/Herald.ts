@@ -23,6 +23,7 @@ import { Broadcaster } from "../services/Broadcaster.js"
 import { ChangeLogStore } from "../services/ChangeLogStore.js"
 import { DeliveryStore } from "../services/DeliveryStore.js"
 import { Dispatcher } from "../services/Dispatcher.js"
+import { DurableConsumers, type DurableOptions } from "../services/DurableConsumers.js"
 import { Enqueuer } from "../services/Enqueuer.js"
 import { NotificationFilter, NotificationStore } from "../services/NotificationStore.js"
 import { OperatorCommands } from "../services/OperatorCommands.js"
@@ -43,6 +44,7 @@ import { readerLayer, type SyncMode, writerLayer } from "./Sqlite.js"
 
 export type { ClaimedDelivery } from "../services/internal/domainRows.js"
 export type { RequeueReport } from "../services/OperatorCommands.js"
+export type { DurableOptions } from "../services/DurableConsumers.js"
 
 export interface HeraldConfig {
   /** The SQLite file (created if missing). */
@@ -75,6 +77,7 @@ const make = Effect.gen(function* () {
   const { requeue, requeueMany, cancel } = yield* OperatorCommands
   const { claim, ack, nack } = yield* PullSinks
   const sinkTester = yield* SinkTester
+  const consumers = yield* DurableConsumers
   const writer = yield* Writer
   /** Called inside a transaction of another @effect/sql client, Herald still uses its own connections. */
   const isolated = <Args extends ReadonlyArray<unknown>, A, E, R>(f: (...args: Args) => Effect.Effect<A, E, R>) =>
@@ -132,6 +135,14 @@ const make = Effect.gen(function* () {
 
   const latestSeq = Effect.map(Effect.orDie(changes.bounds), (b) => b.newest ?? 0)
 
+  /**
+   * Every change after the offset the durable consumer `name` last committed, then live ones
+   * (no gap, no duplicate); with no commit yet, after `options.after` (default: only new
+   * changes). Reading commits nothing: call `commitOffset` once changes are handled.
+   */
+  const subscribeDurable = (name: string, options?: DurableOptions): Stream.Stream<ChangeEvent | Resync, InvalidInput> =>
+    consumers.subscribe(name, options)
+
   return {
     enqueue: isolated(enqueue),
     enqueueMany: isolated(enqueueMany),
@@ -151,6 +162,15 @@ const make = Effect.gen(function* () {
     putSettings: isolated(putSettings),
     stats: isolated(stats),
     subscribe,
+    subscribeDurable,
+    /** Records that the durable consumer `name` has handled every change up to `seq`; a commit only moves forward. */
+    commitOffset: isolated(consumers.commit),
+    /** A durable consumer's committed offset and its lag behind the newest change. */
+    getConsumer: isolated(consumers.get),
+    /** Every durable consumer (Herald's own readers are not listed). */
+    listConsumers: isolated(consumers.list),
+    /** Forgets a durable consumer: a subscription by that name starts again as a new one. */
+    deleteConsumer: isolated(consumers.remove),
     latestSeq: writer.isolate(latestSeq)
   } as const
 })
@@ -180,7 +200,7 @@ const heraldLayer = (config: HeraldConfig) => {
   ).pipe(Layer.provideMerge(base))
   const routing = Layer.mergeAll(Router.Default, Broadcaster.Default).pipe(Layer.provideMerge(stores))
   const supervised = Supervisor.Default.pipe(Layer.provideMerge(Dispatcher.Default.pipe(Layer.provideMerge(routing))))
-  const commands = Layer.mergeAll(Enqueuer.Default, OperatorCommands.Default, PullSinks.Default, SinkTester.Default).pipe(Layer.provideMerge(supervised))
+  const commands = Layer.mergeAll(Enqueuer.Default, OperatorCommands.Default, PullSinks.Default, SinkTester.Default, DurableConsumers.Default).pipe(Layer.provideMerge(supervised))
   const runtime = Layer.mergeAll(Retention.Default, HistoryRetention.Default).pipe(Layer.provideMerge(commands))
   return Layer.effect(Herald, make).pipe(Layer.provideMerge(runtime))
 }

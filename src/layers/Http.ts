@@ -14,6 +14,7 @@ import { answerClientErrors } from "../http/ClientError.js"
 import { DashboardLive } from "../http/Dashboard.js"
 import { Draining } from "../http/Draining.js"
 import { countRequests, EdgeLive } from "../http/Edge.js"
+import { ConsumersLive } from "../http/handlers/Consumers.js"
 import { DeliveriesLive } from "../http/handlers/Deliveries.js"
 import { EventsLive } from "../http/handlers/Events.js"
 import { NotificationsLive } from "../http/handlers/Notifications.js"
@@ -24,6 +25,7 @@ import { HttpOptions, type HttpOptionsShape } from "../http/HttpOptions.js"
 import { Idempotency } from "../http/Idempotency.js"
 import { JsonBodyLive } from "../http/JsonBody.js"
 import { Metrics } from "../http/Metrics.js"
+import { Sse } from "../http/Sse.js"
 import { Herald, type HeraldConfig } from "./Herald.js"
 
 class NodeServer extends Context.Tag("herald/http/NodeServer")<NodeServer, Server>() {}
@@ -52,7 +54,7 @@ const drainOnClose = Layer.scopedDiscard(Effect.gen(function* () {
     }))
 }))
 
-const handlers = Layer.mergeAll(NotificationsLive, DeliveriesLive, EventsLive, SettingsLive, OpsLive, HealthLive)
+const handlers = Layer.mergeAll(NotificationsLive, DeliveriesLive, EventsLive, ConsumersLive, SettingsLive, OpsLive, HealthLive)
 
 const app = HttpApiBuilder.serve(countRequests).pipe(
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
@@ -67,6 +69,7 @@ export const HttpLive = drainOnClose.pipe(
   Layer.provide(app),
   Layer.provideMerge(nodeServer),
   Layer.provideMerge(NodeHttpServer.layerContext),
+  Layer.provideMerge(Sse.Default),
   Layer.provideMerge(Layer.mergeAll(Metrics.Default, Idempotency.Default, Draining.Default, ApiToken.layer))
 )
 

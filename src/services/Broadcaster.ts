@@ -7,6 +7,7 @@
 import { Chunk, Effect, Option, PubSub, Stream } from "effect"
 import { ChangeEvent, Resync } from "../domain/ChangeEvent.js"
 import { ChangeLogStore } from "./ChangeLogStore.js"
+import { FeedCursor } from "./internal/FeedCursor.js"
 import { hideForeignTransaction } from "./internal/ownTransaction.js"
 import { WriterDb } from "./WriterDb.js"
 
@@ -32,6 +33,25 @@ export class Broadcaster extends Effect.Service<Broadcaster>()("herald/Broadcast
           })
         ))
 
+    /** What `cursor` has not passed yet, from the database up to its newest change, page by page. */
+    const backlog = (cursor: FeedCursor): Stream.Stream<ChangeEvent | Resync> =>
+      Stream.suspend(() => range(cursor.last)).pipe(Stream.mapChunks((rows) => cursor.advanceAll(rows)))
+
+    /** A cursor after `after`, and what to say first when the database cannot serve it (retention, a restore). */
+    const open = (after: number) =>
+      Effect.map(Effect.orDie(own(store.bounds)), ({ oldest, newest }) => {
+        const cursor = new FeedCursor(after)
+        return { cursor, head: cursor.start(oldest, newest) }
+      })
+
+    /**
+     * Every change after `after` in the database now, read page by page (one Chunk a page), with
+     * the Resyncs of `subscribe`; it ends at the newest change. For a reader that follows the
+     * live changes some other way once it has caught up (the SSE fan-out).
+     */
+    const history = (after: number): Stream.Stream<ChangeEvent | Resync> =>
+      Stream.unwrap(Effect.map(open(after), ({ cursor, head }) => Stream.concat(Stream.fromIterable(head), backlog(cursor))))
+
     /**
      * Every change after `after`, then live ones, in order, each once. A start older than
      * what retention kept, or past the newest change, first yields a Resync (the caller
@@ -41,48 +61,24 @@ export class Broadcaster extends Effect.Service<Broadcaster>()("herald/Broadcast
       Stream.unwrapScoped(Effect.gen(function* () {
         const live = yield* PubSub.subscribe(hub) // before reading the backlog, so nothing falls between
         yield* Effect.acquireRelease(Effect.sync(() => subscribers++), () => Effect.sync(() => subscribers--))
-        const { oldest, newest } = yield* Effect.orDie(own(store.bounds))
-        let last = after
-        const head: Array<ChangeEvent | Resync> = []
-        if (oldest !== null && after < oldest - 1) {
-          head.push(new Resync({ requestedAfter: after, oldestAvailable: oldest }))
-          last = oldest - 1
-        } else if (after > (newest ?? 0)) {
-          // A cursor past the newest change (the database was restored from a backup): the
-          // changes the caller saw are gone. It reloads its state and follows from here.
-          head.push(new Resync({ requestedAfter: after, oldestAvailable: (newest ?? 0) + 1 }))
-          last = newest ?? 0
+        const { cursor, head } = yield* open(after)
+        // One decision per chunk of the hub, not one inner stream per change: with many
+        // subscribers, per-change stream steps cost more than the writes they announce.
+        const followChunk = (chunk: Chunk.Chunk<ChangeEvent>): Stream.Stream<ChangeEvent | Resync> => {
+          const { events, gap } = cursor.follow(chunk)
+          if (gap === undefined) return Stream.fromChunk(events)
+          // A gap: the hub slid past entries this subscriber had not read. Fill it from the database.
+          const fill = Stream.suspend(() => range(cursor.last, gap.until)).pipe(Stream.mapChunks((rows) => cursor.advanceAll(rows)))
+          return Stream.concat(Stream.fromChunk(events), Stream.concat(fill, Stream.suspend(() => followChunk(gap.rest))))
         }
-        /**
-         * Sequence numbers have no holes but the ones retention cuts: a hole in what the
-         * database returns means rows this subscriber had not read were pruned meanwhile.
-         */
-        const advance = (e: ChangeEvent): ReadonlyArray<ChangeEvent | Resync> => {
-          if (e.seq <= last) return []
-          const out = e.seq > last + 1 ? [new Resync({ requestedAfter: last, oldestAvailable: e.seq }), e] : [e]
-          last = e.seq
-          return out
-        }
-        const backlog = Stream.suspend(() => range(last)).pipe(Stream.mapConcat(advance))
-        // `last` moves in the decision itself: a filter after flatMap would run a chunk later,
-        // and every entry after the first of a chunk would look like a gap.
-        const follow = Stream.fromQueue(live).pipe(
-          Stream.flatMap((e) => {
-            if (e.seq <= last) return Stream.empty
-            if (e.seq === last + 1) {
-              last = e.seq
-              return Stream.make(e)
-            }
-            // A gap: the hub slid past entries this subscriber had not read. Fill it from the database.
-            return Stream.suspend(() => range(last, e.seq + 1)).pipe(Stream.mapConcat(advance))
-          })
-        )
-        return Stream.concat(Stream.fromIterable(head), Stream.concat(backlog, follow))
+        const follow = Stream.chunks(Stream.fromQueue(live)).pipe(Stream.flatMap(followChunk))
+        return Stream.concat(Stream.fromIterable(head), Stream.concat(backlog(cursor), follow))
       }))
 
     return {
       publish,
       subscribe,
+      history,
       /** Whether anyone listens: with no one, the pump need not read rows (a subscriber reads its backlog itself). */
       hasSubscribers: Effect.sync(() => subscribers > 0)
     } as const

@@ -13,6 +13,12 @@ interface ChangeRow {
   readonly createdAt: number
 }
 
+interface OffsetRow {
+  readonly consumer: string
+  readonly seq: number
+  readonly updatedAt: number
+}
+
 const toEvent = (r: ChangeRow) =>
   new ChangeEvent({ ...r, payload: JSON.parse(r.payload) as unknown }, { disableValidation: true })
 
@@ -45,6 +51,35 @@ export class ChangeLogStore extends Effect.Service<ChangeLogStore>()("herald/Cha
     const saveOffset = (consumer: string, seq: number, now: number) =>
       sql`INSERT INTO consumer_offsets (consumer, seq, updated_at) VALUES (${consumer}, ${seq}, ${now})
           ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`.pipe(Effect.asVoid)
+
+    /** Every stored offset, the runtime's own included, by name (primary key order). */
+    const offsets = read<OffsetRow>`SELECT consumer, seq, updated_at AS updatedAt FROM consumer_offsets ORDER BY consumer`
+
+    const offsetRow = (consumer: string) =>
+      read<OffsetRow>`SELECT consumer, seq, updated_at AS updatedAt FROM consumer_offsets WHERE consumer = ${consumer}`.pipe(
+        Effect.map((r) => r[0])
+      )
+
+    /**
+     * Inside the caller's write transaction: moves `consumer` to `seq` unless it has committed
+     * further (one statement, so two commits can never interleave); returns whether it moved and
+     * the offset it has now.
+     */
+    const commitOffset = (consumer: string, seq: number, now: number) =>
+      Effect.gen(function* () {
+        const moved = yield* sql<{ seq: number }>`
+          INSERT INTO consumer_offsets (consumer, seq, updated_at) VALUES (${consumer}, ${seq}, ${now})
+          ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at
+          WHERE excluded.seq >= consumer_offsets.seq
+          RETURNING seq`
+        if (moved.length > 0) return { moved: true, seq }
+        const kept = yield* sql<{ seq: number }>`SELECT seq FROM consumer_offsets WHERE consumer = ${consumer}`
+        return { moved: false, seq: kept[0]!.seq }
+      })
+
+    /** Inside the caller's write transaction; whether there was one. */
+    const deleteOffset = (consumer: string) =>
+      sql`DELETE FROM consumer_offsets WHERE consumer = ${consumer} RETURNING consumer`.pipe(Effect.map((r) => r.length > 0))
 
     /**
      * Settled attempts in (`seq`, `upTo`] (deliveries leaving `leased`) and notifications
@@ -83,6 +118,6 @@ export class ChangeLogStore extends Effect.Service<ChangeLogStore>()("herald/Cha
         return cut
       })
 
-    return { after, summaryAfter, bounds, offset, saveOffset, prune, countablesAfter } as const
+    return { after, summaryAfter, bounds, offset, saveOffset, offsets, offsetRow, commitOffset, deleteOffset, prune, countablesAfter } as const
   })
 }) {}

@@ -5,6 +5,7 @@
  * the next commit instead of busy polling.
  */
 import { Clock, Duration, Effect } from "effect"
+import { supervisorConsumer } from "../domain/Consumer.js"
 import { IllegalTransition } from "../domain/errors.js"
 import type { DeliveryEvent } from "../machines/delivery.js"
 import { step } from "../machines/delivery.js"
@@ -21,7 +22,7 @@ import { SettingsStore } from "./SettingsStore.js"
 import { Writer } from "./Writer.js"
 import { WriterDb } from "./WriterDb.js"
 
-const consumer = "supervisor"
+const consumer = supervisorConsumer
 const feedPage = 2_000
 
 export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor", {

@@ -20,17 +20,17 @@ export interface TestServerShape {
 export class TestServer extends Context.Tag("test/http/TestServer")<TestServer, TestServerShape>() {}
 
 /**
- * The daemon on a fresh database (and its writer's SqlClient); HTTP options default to fast SSE
- * timers for tests, `runtime` tunes the Herald runtime under it.
+ * The daemon on a fresh database, or on `file` to start it again (and its writer's SqlClient);
+ * HTTP options default to fast SSE timers for tests, `runtime` tunes the Herald runtime under it.
  */
 export const testServer = (
   options: Partial<HttpOptionsShape> = {},
-  runtime: HeraldConfig["runtime"] = {}
+  runtime: HeraldConfig["runtime"] = {},
+  file?: string
 ): Layer.Layer<TestServer | Herald | SqlClient.SqlClient> =>
   Layer.unwrapScoped(Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
-    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "herald-http-" })
-    const database = `${dir}/herald.db`
+    const database = file ?? `${yield* fs.makeTempDirectoryScoped({ prefix: "herald-http-" })}/herald.db`
     const daemon = daemonLayer(
       { database, runtime },
       HttpOptions.layer({ port: 0, token: Option.some(Redacted.make(token)), sseHeartbeatMs: 200, sseStallMs: 1_000, shutdownGraceMs: 2_000, ...options })
@@ -54,7 +54,7 @@ export const call = (
   method: string,
   path: string,
   options: { readonly body?: unknown; readonly raw?: string; readonly headers?: Record<string, string>; readonly auth?: boolean | string } = {}
-) =>
+): Effect.Effect<Reply, never, TestServer> =>
   Effect.gen(function* () {
     const { url } = yield* TestServer
     const headers: Record<string, string> = { ...options.headers }
@@ -91,6 +91,26 @@ export interface SseFrame {
   readonly retry?: string
 }
 
+/** Splits SSE text into frames; returns them and the unfinished rest. */
+const parseFrames = (text: string): { frames: Array<SseFrame>; rest: string } => {
+  const frames: Array<SseFrame> = []
+  let i: number
+  while ((i = text.indexOf("\n\n")) >= 0) {
+    const block = text.slice(0, i)
+    text = text.slice(i + 2)
+    const frame: Record<string, string> = {}
+    for (const line of block.split("\n")) {
+      if (line.startsWith(":")) frame["comment"] = line.slice(1).trim()
+      else {
+        const at = line.indexOf(":")
+        frame[line.slice(0, at)] = line.slice(at + 1).trimStart()
+      }
+    }
+    frames.push(frame)
+  }
+  return { frames, rest: text }
+}
+
 /** An SSE client over fetch: frames as they arrive, and `close` to disconnect. */
 export const openSse = (path: string, headers: Record<string, string> = {}) =>
   Effect.gen(function* () {
@@ -111,21 +131,9 @@ export const openSse = (path: string, headers: Record<string, string> = {}) =>
             complete = true // the server ended the body; a cut connection throws instead
             break
           }
-          buffer += value
-          let i: number
-          while ((i = buffer.indexOf("\n\n")) >= 0) {
-            const block = buffer.slice(0, i)
-            buffer = buffer.slice(i + 2)
-            const frame: Record<string, string> = {}
-            for (const line of block.split("\n")) {
-              if (line.startsWith(":")) frame["comment"] = line.slice(1).trim()
-              else {
-                const at = line.indexOf(":")
-                frame[line.slice(0, at)] = line.slice(at + 1).trimStart()
-              }
-            }
-            frames.push(frame)
-          }
+          const parsed = parseFrames(buffer + value)
+          frames.push(...parsed.frames)
+          buffer = parsed.rest
         }
       } catch {
         // aborted by close()
@@ -174,4 +182,44 @@ export const postChunked = (path: string, chunks: ReadonlyArray<string>, content
       for (const c of chunks) request.write(c)
       request.end()
     })
+  })
+
+/**
+ * An SSE client over node:http that can stop reading: `pause()` stops taking bytes from the
+ * socket (its kernel buffers fill, then the server's), `resume()` reads on. `endedCleanly`
+ * says the server ended the body; a cut connection ends it without that.
+ */
+export const openPausableSse = (path: string, headers: Record<string, string> = {}) =>
+  Effect.gen(function* () {
+    const { url } = yield* TestServer
+    const frames: Array<SseFrame> = []
+    let rest = ""
+    let ended = false
+    let complete = false
+    const response = yield* Effect.async<http.IncomingMessage, Error>((resume) => {
+      const request = http.get(`${url}${path}`, { headers: { authorization: `Bearer ${token}`, ...headers }, agent: false }, (r) => resume(Effect.succeed(r)))
+      request.on("error", (e) => resume(Effect.fail(e)))
+    })
+    response.setEncoding("utf8")
+    response.on("data", (text: string) => {
+      const parsed = parseFrames(rest + text)
+      frames.push(...parsed.frames)
+      rest = parsed.rest
+    })
+    response.on("end", () => {
+      complete = true
+      ended = true
+    })
+    response.on("close", () => (ended = true))
+    response.on("error", () => {})
+    return {
+      status: response.statusCode,
+      frames,
+      changes: () => frames.filter((f) => f.event === "change").map((f) => JSON.parse(f.data!) as { seq: number }),
+      pause: Effect.sync(() => response.pause()),
+      resume: Effect.sync(() => response.resume()),
+      ended: () => ended,
+      endedCleanly: () => complete,
+      close: Effect.sync(() => response.destroy())
+    }
   })

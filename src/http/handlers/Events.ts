@@ -1,26 +1,31 @@
-/** Handler of the change feed: resumes after Last-Event-ID (else ?after=, else now), optionally filtered by entity. */
+/**
+ * Handler of the change feed, optionally filtered by entity. It starts after Last-Event-ID (a
+ * reconnecting EventSource: the newest the client has seen on this connection), else after the
+ * durable consumer's committed offset, else ?after= (where a consumer with no offset starts),
+ * else the newest change.
+ */
 import { HttpApiBuilder } from "@effect/platform"
-import { Effect, Stream } from "effect"
-import { ChangeEvent } from "../../domain/ChangeEvent.js"
+import { Effect } from "effect"
 import { Herald } from "../../layers/Herald.js"
 import { HeraldApi } from "../Api.js"
-import { Draining } from "../Draining.js"
-import { HttpOptions } from "../HttpOptions.js"
-import { Metrics } from "../Metrics.js"
-import { sseResponse } from "../Sse.js"
+import { Sse } from "../Sse.js"
+import { storageAsDefect } from "./storage.js"
 
 export const EventsLive = HttpApiBuilder.group(HeraldApi, "events", (handlers) =>
   Effect.gen(function* () {
     const herald = yield* Herald
-    const context = yield* Effect.context<HttpOptions | Draining | Metrics>()
+    const sse = yield* Sse
     return handlers.handle("events", ({ headers, request, urlParams }) =>
       Effect.gen(function* () {
-        // A reconnecting EventSource sends Last-Event-ID; it wins over the ?after= of the original URL.
-        const after = headers["last-event-id"] ?? urlParams.after ?? (yield* herald.latestSeq)
+        const committed = urlParams.consumer === undefined || headers["last-event-id"] !== undefined
+          ? undefined
+          : yield* herald.getConsumer(urlParams.consumer).pipe(
+            Effect.map((c) => c.seq),
+            Effect.catchTag("ConsumerNotFound", () => Effect.succeed(undefined)),
+            storageAsDefect
+          )
+        const after = headers["last-event-id"] ?? committed ?? urlParams.after ?? (yield* herald.latestSeq)
         const entities = urlParams.entity === undefined ? undefined : new Set<string>(urlParams.entity)
-        const events = entities === undefined
-          ? herald.subscribe(after)
-          : Stream.filter(herald.subscribe(after), (e) => !(e instanceof ChangeEvent) || entities.has(e.entity))
-        return yield* sseResponse(request, events)
-      }).pipe(Effect.provide(context)))
+        return yield* sse.respond(request, after, entities)
+      }))
   }))

@@ -1,0 +1,68 @@
+/**
+ * Where one reader of the change feed stands (the last sequence number it was given) and the
+ * rules that keep it exact: nothing twice, nothing skipped silently. Sequence numbers have no
+ * holes but the ones retention cuts, so a hole in what the database returns means rows this
+ * reader had not read were pruned: it is told with a Resync. Owned by one stream at a time.
+ */
+import { Chunk } from "effect"
+import { type ChangeEvent, Resync } from "../../domain/ChangeEvent.js"
+
+/** Changes of a live chunk that follow on at once, and where it broke: fill `(last, until)` from the database, then go on with `rest`. */
+export interface Followed {
+  readonly events: Chunk.Chunk<ChangeEvent>
+  readonly gap: { readonly until: number; readonly rest: Chunk.Chunk<ChangeEvent> } | undefined
+}
+
+export class FeedCursor {
+  constructor(public last: number) {}
+
+  /**
+   * What a reader starting here is told first. A start older than what retention kept skips to
+   * the oldest change; one past the newest (a database restored from a backup: the changes the
+   * reader saw are gone) skips back to the newest. Either way the reader reloads its state.
+   */
+  start(oldest: number | null, newest: number | null): ReadonlyArray<Resync> {
+    const requestedAfter = this.last
+    if (oldest !== null && requestedAfter < oldest - 1) {
+      this.last = oldest - 1
+      return [new Resync({ requestedAfter, oldestAvailable: oldest })]
+    }
+    if (requestedAfter > (newest ?? 0)) {
+      this.last = newest ?? 0
+      return [new Resync({ requestedAfter, oldestAvailable: (newest ?? 0) + 1 })]
+    }
+    return []
+  }
+
+  /** Rows read from the database, in order: the ones not passed yet, a Resync before each hole. */
+  advanceAll(rows: Chunk.Chunk<ChangeEvent>): Chunk.Chunk<ChangeEvent | Resync> {
+    const out: Array<ChangeEvent | Resync> = []
+    for (const e of rows) {
+      if (e.seq <= this.last) continue
+      if (e.seq > this.last + 1) out.push(new Resync({ requestedAfter: this.last, oldestAvailable: e.seq }))
+      out.push(e)
+      this.last = e.seq
+    }
+    return Chunk.unsafeFromArray(out)
+  }
+
+  /**
+   * A chunk of the live hub: the changes that follow on, up to the first one that does not (the
+   * hub slid past entries this reader had not read); the cursor moves over what it returns.
+   * The rest is decided after the gap is filled, since the fill moves the cursor.
+   */
+  follow(chunk: Chunk.Chunk<ChangeEvent>): Followed {
+    const events: Array<ChangeEvent> = []
+    const all = Chunk.toReadonlyArray(chunk)
+    for (let i = 0; i < all.length; i++) {
+      const e = all[i]!
+      if (e.seq <= this.last) continue
+      if (e.seq > this.last + 1) {
+        return { events: Chunk.unsafeFromArray(events), gap: { until: e.seq + 1, rest: Chunk.unsafeFromArray(all.slice(i + 1)) } }
+      }
+      events.push(e)
+      this.last = e.seq
+    }
+    return { events: Chunk.unsafeFromArray(events), gap: undefined }
+  }
+}
