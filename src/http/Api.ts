@@ -253,6 +253,7 @@ export class ConsumersGroup extends HttpApiGroup.make("consumers")
       .addError(InvalidInputProblem)
   )
   .prefix("/v1")
+  .middleware(JsonBody)
   .middleware(Authorization)
   .annotate(OpenApi.Description, "Durable consumers of the change feed: committed offsets that GET /v1/events?consumer= resumes after") {}
 

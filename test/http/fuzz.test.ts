@@ -259,6 +259,19 @@ layer(testServer({ maxBodyBytes }, { background: false }), { excludeTestServices
         })))
       expect(endpoints.length).toBeGreaterThanOrEqual(19)
 
+      // Not left to chance: every endpoint that takes a request body refuses one that is not JSON (a group that forgot
+      // the JsonBody middleware hands a multipart body to the platform's parser: a 500).
+      for (const e of endpoints.filter((x) => x.method !== "GET")) {
+        const path = e.path.replace(/\{[^}]+\}/g, (p) => (p === "{name}" || p === "{sink}" ? "desk" : notificationIds[0]!))
+        const r = yield* Effect.promise(() => fetch(`${url}${path}`, {
+          method: e.method,
+          headers: { authorization: `Bearer ${token}`, "content-type": "multipart/form-data; boundary=x" },
+          body: "--x--",
+          signal: AbortSignal.timeout(10_000)
+        }).then(async (res) => ({ status: res.status, text: await res.text() })))
+        expect(r.status, `${e.method} ${path} with a multipart body -> ${r.status} ${r.text.slice(0, 200)}`).toBe(415)
+      }
+
       const db = new Database(database, { readonly: true })
       yield* Effect.addFinalizer(() => Effect.sync(() => db.close()))
       const seen = new Map<string, Set<number>>()
