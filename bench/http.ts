@@ -3,15 +3,9 @@
  * runs in this process on a temp database (deliveries go to a memory sink, so the dispatcher
  * works as in production); autocannon fires from a worker thread so it has its own event loop.
  */
-import { HttpServer } from "@effect/platform"
-import { Effect, ManagedRuntime, Option, Redacted } from "effect"
-import * as fs from "node:fs"
 import { createRequire } from "node:module"
-import * as os from "node:os"
 import * as path from "node:path"
-import { Herald } from "../src/layers/Herald.js"
-import { daemonLayer, HttpOptions } from "../src/layers/Http.js"
-import { MemorySink } from "../src/sinks/memory.js"
+import { startBenchDaemon } from "./daemon.js"
 import { startNoopServer } from "./httpBaseline.js"
 
 export interface AutocannonResult {
@@ -50,7 +44,6 @@ const describe = (r: AutocannonResult, connections: number, durationSeconds: num
 export async function runHttpBench(options: HttpBenchOptions = {}): Promise<{ rps: number; p99Ms: number; lines: string[] }> {
   const durationSeconds = options.durationSeconds ?? 10
   const connections = options.connections ?? 50
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-http-bench-"))
   const token = "bench-token-0123456789abcdef"
   const noop = await startNoopServer()
   let baseline: AutocannonResult
@@ -59,18 +52,9 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<{ rp
   } finally {
     await noop.stop()
   }
-  const runtime = ManagedRuntime.make(
-    daemonLayer({ database: path.join(dir, "herald.db") }, HttpOptions.layer({ port: 0, token: Option.some(Redacted.make(token)) }))
-  )
+  const daemon = await startBenchDaemon(token, "herald-http-bench-")
   try {
-    const url = await runtime.runPromise(Effect.gen(function* () {
-      const herald = yield* Herald
-      const mem = yield* MemorySink
-      yield* mem.keepReceived(false)
-      yield* herald.putSettings({ sinks: { mem: { type: "memory" } }, routes: [{ sink: "mem" }] })
-      const address = (yield* HttpServer.HttpServer).address
-      return address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : ""
-    }))
+    const url = daemon.url
     const result = await load(url, connections, durationSeconds, token)
     const rps = result.requests.average
     const p99Ms = result.latency.p99
@@ -82,8 +66,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<{ rp
     ]
     return { rps, p99Ms, lines }
   } finally {
-    await runtime.dispose()
-    fs.rmSync(dir, { recursive: true, force: true })
+    await daemon.stop()
   }
 }
 

@@ -7,16 +7,10 @@
  * Clients that never read cost like readers at first: Linux lets a socket's kernel buffers
  * grow to tens of MB before the daemon's writes stall.
  */
-import { HttpServer } from "@effect/platform"
-import { Effect, ManagedRuntime, Option, Redacted } from "effect"
 import { fork } from "node:child_process"
-import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
-import { Herald } from "../src/layers/Herald.js"
 import { defaultHttpOptions } from "../src/http/HttpOptions.js"
-import { daemonLayer, HttpOptions } from "../src/layers/Http.js"
-import { MemorySink } from "../src/sinks/memory.js"
+import { startBenchDaemon } from "./daemon.js"
 import type { AutocannonResult } from "./http.js"
 
 type Clients = "none" | "stalled" | "reading"
@@ -66,19 +60,9 @@ const forkClients = (url: string, streams: number, mode: Clients) =>
   })
 
 const runCase = async (clients: Clients, options: Required<SseBenchOptions>): Promise<Case> => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-sse-bench-"))
-  const runtime = ManagedRuntime.make(
-    daemonLayer({ database: path.join(dir, "herald.db") }, HttpOptions.layer({ port: 0, token: Option.some(Redacted.make(token)) }))
-  )
+  const daemon = await startBenchDaemon(token, "herald-sse-bench-")
   try {
-    const url = await runtime.runPromise(Effect.gen(function* () {
-      const herald = yield* Herald
-      const mem = yield* MemorySink
-      yield* mem.keepReceived(false)
-      yield* herald.putSettings({ sinks: { mem: { type: "memory" } }, routes: [{ sink: "mem" }] })
-      const address = (yield* HttpServer.HttpServer).address
-      return address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : ""
-    }))
+    const url = daemon.url
     const client = await forkClients(url, options.streams, clients)
     if (typeof globalThis.gc === "function") globalThis.gc()
     let peak = process.memoryUsage().rss
@@ -97,8 +81,7 @@ const runCase = async (clients: Clients, options: Required<SseBenchOptions>): Pr
       framesPerClient: clients === "reading" ? report.frames / options.streams : 0
     }
   } finally {
-    await runtime.dispose()
-    fs.rmSync(dir, { recursive: true, force: true })
+    await daemon.stop()
   }
 }
 
