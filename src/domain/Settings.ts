@@ -8,6 +8,8 @@ import { Priority } from "./Priority.js"
 
 const PositiveInt = Schema.Int.pipe(Schema.positive({ message: () => "must be a positive whole number" }))
 const enabled = Schema.optionalWith(Schema.Boolean, { default: () => true })
+/** At most this many calls to the sink at once, from one Herald process; absent: only the process-wide bound. */
+const concurrency = Schema.optional(PositiveInt.pipe(Schema.lessThanOrEqualTo(10_000)))
 const HttpUrl = Schema.String.pipe(
   Schema.filter((s) => {
     try {
@@ -22,6 +24,7 @@ const HttpUrl = Schema.String.pipe(
 export const WebhookSink = Schema.Struct({
   type: Schema.Literal("webhook"),
   enabled,
+  concurrency,
   url: HttpUrl,
   secret: Schema.optional(Schema.String),
   timeoutMs: Schema.optionalWith(PositiveInt.pipe(Schema.lessThanOrEqualTo(120_000)), { default: () => 10_000 }),
@@ -30,12 +33,14 @@ export const WebhookSink = Schema.Struct({
 export const SlackSink = Schema.Struct({
   type: Schema.Literal("slack"),
   enabled,
+  concurrency,
   url: HttpUrl,
   allowPrivateNetwork: Schema.optionalWith(Schema.Boolean, { default: () => false })
 })
 export const EmailSink = Schema.Struct({
   type: Schema.Literal("email"),
   enabled,
+  concurrency,
   host: Schema.String.pipe(Schema.minLength(1)),
   port: Schema.Int.pipe(Schema.between(1, 65_535)),
   secure: Schema.optionalWith(Schema.Boolean, { default: () => false }),
@@ -47,13 +52,17 @@ export const EmailSink = Schema.Struct({
 /** A pull sink: an external app (the desktop) claims its deliveries over the API. */
 export const DesktopSink = Schema.Struct({ type: Schema.Literal("desktop"), enabled })
 /** One JSON line per delivery, to stdout or to `path`. */
-export const LogSink = Schema.Struct({ type: Schema.Literal("log"), enabled, path: Schema.optional(Schema.String) })
+export const LogSink = Schema.Struct({ type: Schema.Literal("log"), enabled, concurrency, path: Schema.optional(Schema.String) })
 /** Deliveries handed to the embedding program in memory (see MemorySink). */
-export const MemorySinkConfig = Schema.Struct({ type: Schema.Literal("memory"), enabled })
+export const MemorySinkConfig = Schema.Struct({ type: Schema.Literal("memory"), enabled, concurrency })
 
 export const SinkConfig = Schema.Union(WebhookSink, SlackSink, EmailSink, DesktopSink, LogSink, MemorySinkConfig)
 export type SinkConfig = typeof SinkConfig.Type
 export type SinkType = SinkConfig["type"]
+
+/** The sink's own bound on calls under way at once (push sinks only). */
+export const concurrencyOf = (config: SinkConfig | undefined): number =>
+  config !== undefined && "concurrency" in config && config.concurrency !== undefined ? config.concurrency : Infinity
 
 /** Sink types that the dispatcher does not push to: their consumers claim over the API. */
 export const pullSinkTypes: ReadonlySet<SinkType> = new Set(["desktop"])

@@ -7,7 +7,7 @@
  */
 import { Cause, Clock, Duration, Effect, Exit, type Fiber, FiberSet, Option, Queue } from "effect"
 import { IllegalTransition } from "../domain/errors.js"
-import { pullSinkTypes, type Settings } from "../domain/Settings.js"
+import { concurrencyOf, pullSinkTypes, type Settings } from "../domain/Settings.js"
 import type { SinkDelivery, SinkReceipt } from "../domain/Sink.js"
 import { SinkFailure } from "../domain/Sink.js"
 import { type DeliveryEvent, step, stepAll, type Stepped } from "../machines/delivery.js"
@@ -136,6 +136,22 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
     const watchdog = yield* makeWakeup
     let watchdogWakesAt = Infinity
     const inFlight = new Map<string, InFlight>()
+    /** Deliveries in this dispatcher's hands per sink: what a sink's `concurrency` is counted against. */
+    const inHand = new Map<string, number>()
+    const hold = (row: Claimed) => {
+      inFlight.set(row.id, { row, started: false, fiber: null, deadline: Infinity, timedOut: false })
+      inHand.set(row.sink, (inHand.get(row.sink) ?? 0) + 1)
+    }
+    /** Lets go of a delivery, unless a newer lease of it (re-claimed meanwhile) is in hand. */
+    const letGo = (row: Claimed) => {
+      if (inFlight.get(row.id)?.row.version !== row.version) return
+      inFlight.delete(row.id)
+      const n = (inHand.get(row.sink) ?? 1) - 1
+      if (n > 0) inHand.set(row.sink, n)
+      else inHand.delete(row.sink)
+    }
+    /** How many more deliveries of `sink` may be taken in hand now: its `concurrency` less those held. */
+    const roomOf = (settings: Settings, sink: string) => concurrencyOf(settings.sinks[sink]) - (inHand.get(sink) ?? 0)
     const outcomes = yield* Queue.unbounded<Outcome>()
     const calls = yield* FiberSet.make<void, never>()
     /**
@@ -161,7 +177,13 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
         const perSink = Math.max(1, Math.ceil(Math.min(room, config.claimBatch) / names.length))
         const claimed: Array<Claimed> = []
         for (const name of names) {
-          const rows = yield* store.due(name, now, perSink)
+          const take = Math.min(perSink, roomOf(settings, name))
+          if (take <= 0) {
+            // At its concurrency: due deliveries may be waiting, so new ones must queue behind them.
+            caughtUp.delete(name)
+            continue
+          }
+          const rows = yield* store.due(name, now, take)
           if (rows.length > 0) {
             const transitions = claimTransitions(rows, config.owner, settings.leaseMs, now)
             const written = yield* store.persist(transitions)
@@ -172,7 +194,7 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
             }
           }
           // Caught up: what still waits for this sink is due later (read after the claim, in its transaction).
-          if (rows.length < perSink) caughtUp.set(name, (yield* store.nextDueAtOf(name)) ?? Infinity)
+          if (rows.length < take) caughtUp.set(name, (yield* store.nextDueAtOf(name)) ?? Infinity)
           else caughtUp.delete(name)
         }
         return claimed
@@ -211,9 +233,7 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
         }))
 
     /** Drops an outcome's delivery from the in-flight set, unless a newer lease of it (re-claimed meanwhile) is there. */
-    const forget = (o: Outcome) => {
-      if (inFlight.get(o.row.id)?.row.version === o.row.version) inFlight.delete(o.row.id)
-    }
+    const forget = (o: Outcome) => letGo(o.row)
 
     /** Persists a batch of outcomes; a stale one (its lease was rescued meanwhile) changes nothing. */
     const persistOutcomes = Effect.fn("Dispatcher.persistOutcomes")(function* (batch: ReadonlyArray<Outcome>) {
@@ -276,7 +296,7 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
         if (!(s instanceof IllegalTransition)) transitions.push(toTransition(row, s, now, config.owner))
       }
       const written = yield* writer.transaction(store.persist(transitions))
-      for (const row of rows) if (inFlight.get(row.id)?.row.version === row.version) inFlight.delete(row.id)
+      for (const row of rows) letGo(row)
       yield* freed.notify
       yield* work.notify
       const settings = yield* settingsStore.get
@@ -332,7 +352,7 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
     const adopt = (claimed: ReadonlyArray<Claimed>, settings: Settings) =>
       Effect.suspend(() => {
         if (claimed.length === 0) return Effect.void
-        for (const row of claimed) inFlight.set(row.id, { row, started: false, fiber: null, deadline: Infinity, timedOut: false })
+        for (const row of claimed) hold(row)
         // One fiber per claimed batch, not per delivery; within it, calls run on a small pool.
         // Interruptible (unlike the hand-off): the watchdog and shutdown end calls that run too long.
         const batch = Effect.clockWith((clock) => runPooled(claimed, sinkConcurrency, (row) => callSink(row, settings, clock)))
@@ -355,14 +375,18 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       let room = config.background ? config.maxInFlight - inFlight.size : 0
       if (room <= 0 || caughtUp.size === 0) return { rows: planned, claimed: [] }
       const names = new Set(pushSinks(settings).filter((name) => isCaughtUp(name, now)))
+      const sinkRoom = new Map<string, number>()
       const candidates: Array<ClaimRow> = []
       for (const d of planned) {
         if (d.status !== "pending" || !names.has(d.sink)) continue
-        if (room <= 0) {
+        const left = sinkRoom.get(d.sink) ?? roomOf(settings, d.sink)
+        if (room <= 0 || left <= 0) {
           caughtUp.delete(d.sink) // this one waits as pending: later ones must queue behind it
+          names.delete(d.sink)
           continue
         }
         room--
+        sinkRoom.set(d.sink, left - 1)
         const n = notificationOf(d.notificationId)
         candidates.push({
           id: d.id, notificationId: d.notificationId, sink: d.sink, status: "pending", attempts: 0,
@@ -386,27 +410,36 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       return { rows, claimed: [...claimed.values()] }
     }
 
-    /** Sleeps until the earliest due time of the push sinks, or until new work is announced. */
-    const idle = (names: ReadonlyArray<string>, seen: number) =>
+    /**
+     * Sleeps until the earliest due time of the push sinks that have room, or until new work is
+     * announced; with some sinks at their concurrency, also until a call of theirs settles.
+     */
+    const idle = (names: ReadonlyArray<string>, seen: number, freedSeen: number, someFull: boolean) =>
       Effect.gen(function* () {
         const next = yield* Effect.orDie(store.nextDueAt(names))
         const now = yield* Clock.currentTimeMillis
-        const wait = next === null ? 60_000 : Math.max(1, Math.min(60_000, next - now))
-        yield* work.waitAfter(seen, Duration.millis(wait))
+        const wait = Duration.millis(next === null ? 60_000 : Math.max(1, Math.min(60_000, next - now)))
+        yield* someFull ? Effect.raceFirst(work.waitAfter(seen, wait), freed.waitAfter(freedSeen, wait)) : work.waitAfter(seen, wait)
       })
 
     const claimLoop = Effect.gen(function* () {
       const seen = yield* work.generation
       const freedSeen = yield* freed.generation
       const settings = yield* settingsStore.get
-      const names = pushSinks(settings)
+      const all = pushSinks(settings)
       const room = config.maxInFlight - inFlight.size
-      if (names.length === 0) return yield* work.waitAfter(seen, "60 seconds")
-      if (room <= 0) return yield* freed.waitAfter(freedSeen, "1 second")
+      if (all.length === 0) return yield* work.waitAfter(seen, "60 seconds")
+      const names = all.filter((name) => roomOf(settings, name) > 0)
+      if (room <= 0 || names.length === 0) {
+        // Nothing may be taken in hand until a call settles; a settings change (a higher limit) is work too.
+        for (const name of all) caughtUp.delete(name)
+        return yield* Effect.raceFirst(freed.waitAfter(freedSeen, "1 second"), work.waitAfter(seen, "1 second"))
+      }
+      for (const name of all) if (!names.includes(name)) caughtUp.delete(name)
       yield* nextTurn // let the enqueues already under way commit, so one claim takes them together
       // Uninterruptible from claim to hand-off: rows claimed at shutdown are delivered, not orphaned as leased.
       const claimed = yield* Effect.uninterruptible(Effect.tap(claimDue(settings, names, room), (rows) => adopt(rows, settings)))
-      if (claimed.length === 0) yield* idle(names, seen)
+      if (claimed.length === 0) yield* idle(names, seen, freedSeen, names.length < all.length)
     })
 
     /** The shortest deadline any push sink's call can get: a call not yet started ends no earlier than now plus this. */
