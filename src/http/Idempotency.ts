@@ -1,5 +1,5 @@
 /**
- * The `Idempotency-Key` of POST /v1/notifications. The first use of a key records a hash of
+ * The `Idempotency-Key` of POST /v1/notifications (and of /batch, for the batch as a whole). The first use of a key records a hash of
  * its body; the notification is then enqueued under a dedupe key derived from the key and
  * that binding (unless the body brings its own), so concurrent repeats collapse onto one row
  * through `notifications.dedupe_key`. A repeat with the same body answers the original; with
@@ -33,6 +33,17 @@ export const requestHash = (body: unknown) => createHash("sha256").update(canoni
  */
 export const dedupeKeyOf = (key: string, boundAt: number) =>
   `idempotency:${createHash("sha256").update(`${key}\n${boundAt}`).digest("base64url")}`
+
+/**
+ * The items of a batch sent with an Idempotency-Key: each object without its own dedupe key
+ * gets one derived from the binding and its index, so the batch sent again answers the same
+ * notifications and two equal items of one batch stay two. Other items are left to be rejected.
+ */
+export const withBatchDedupeKeys = (items: ReadonlyArray<unknown>, key: string, boundAt: number): ReadonlyArray<unknown> =>
+  items.map((item, index) =>
+    item !== null && typeof item === "object" && !Array.isArray(item) && !Object.hasOwn(item, "dedupeKey")
+      ? { ...item, dedupeKey: `idempotency:${createHash("sha256").update(`${key}\n${boundAt}\n${index}`).digest("base64url")}` }
+      : item)
 
 /** How long a key stays bound to its body. */
 export const idempotencyKeyTtlMs = 24 * 60 * 60 * 1_000
