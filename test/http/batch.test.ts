@@ -77,9 +77,13 @@ layer(testServer(), { excludeTestServices: true })("HTTP batch enqueue", (it) =>
   it.effect("a batch whose every item is rejected answers 207 and writes nothing", () =>
     Effect.gen(function* () {
       const before = yield* count("notifications")
-      const reply = yield* batch([{ kind: "" , title: "t" }, { title: "no kind" }])
+      let deep: unknown = 1
+      for (let i = 0; i < 65; i++) deep = { a: deep }
+      // A payload deeper than 64 levels is the item's own 400 (the body, at 67 levels, is within the request's 100).
+      const reply = yield* batch([{ kind: "", title: "t" }, { title: "no kind" }, { kind: "k", title: "deep", payload: deep }])
       expect(reply.status).toBe(207)
-      expect(reply.body.results.map((r: { status: number; problem: { path: string } }) => [r.status, r.problem.path])).toEqual([[400, "kind"], [400, "kind"]])
+      expect(reply.body.results.map((r: { status: number; problem: { path: string } }) => [r.status, r.problem.path])).toEqual([[400, "kind"], [400, "kind"], [400, "payload"]])
+      expect(reply.body.results[2].problem.issues[0].message).toContain("64 levels")
       expect(yield* count("notifications")).toBe(before)
     }))
 
