@@ -120,8 +120,8 @@ layer(testServer(), { excludeTestServices: true })("HTTP batch enqueue", (it) =>
       const first = yield* batch(items, headers)
       expect(first.status).toBe(207)
       expect(first.body.results.map((r: { status: number }) => r.status)).toEqual([201, 400, 201])
-      // The same request again, keys reordered: the original notifications, each a repeat, and no new row.
-      const again = yield* batch([{ title: "one", kind: "idem" }, { kind: "idem", title: "" }, { kind: "idem", title: "two", payload: { b: 2, a: 1 } }], headers)
+      // The same request again, keys reordered and a default spelt out: the original notifications, each a repeat, and no new row.
+      const again = yield* batch([{ title: "one", kind: "idem", priority: "normal" }, { kind: "idem", title: "" }, { kind: "idem", title: "two", payload: { b: 2, a: 1 } }], headers)
       expect(again.status).toBe(207)
       expect(again.body.results.map((r: { status: number }) => r.status)).toEqual([200, 400, 200])
       const ids = (r: typeof first) => r.body.results.map((x: { notification?: { id: string } }) => x.notification?.id)

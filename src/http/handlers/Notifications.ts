@@ -5,6 +5,7 @@
 import { HttpApiBuilder, HttpApp, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 import { Overloaded } from "../../domain/errors.js"
+import { fastNotificationInput } from "../../domain/fastNotificationInput.js"
 import type { BatchItemResult } from "../../domain/Notification.js"
 import { Herald } from "../../layers/Herald.js"
 import { HeraldApi } from "../Api.js"
@@ -45,7 +46,11 @@ export const NotificationsLive = HttpApiBuilder.group(HeraldApi, "notifications"
       .handle("enqueueBatch", ({ headers, payload }) =>
         Effect.gen(function* () {
           const key = headers["idempotency-key"]
-          const items = key === undefined ? payload.notifications : withBatchDedupeKeys(payload.notifications, key, yield* idempotency.bind(key, payload))
+          if (key === undefined) return { results: (yield* herald.enqueueBatch(payload.notifications)).map(batchResult) }
+          // Hashed with defaults filled in, as a single enqueue's decoded body is: an item that
+          // spells out `priority: "normal"` is the same request as one that leaves it out.
+          const boundAt = yield* idempotency.bind(key, { notifications: payload.notifications.map((i) => fastNotificationInput(i) ?? i) })
+          const items = withBatchDedupeKeys(payload.notifications, key, boundAt)
           return { results: (yield* herald.enqueueBatch(items)).map(batchResult) }
         }).pipe(storageAsDefect, retryAfterWhenOverloaded))
       .handle("getNotification", ({ path }) => herald.getNotification(path.id).pipe(storageAsDefect))
