@@ -89,7 +89,7 @@ const main = async () => {
   console.log(`peak RSS while ${fmt(rss.waiting)} deliveries wait: ${rss.peakMb.toFixed(0)} MB`)
   const httpBench = path.join(path.dirname(new URL(import.meta.url).pathname), "http.js")
   if (fs.existsSync(httpBench)) {
-    progress("HTTP")
+    progress("HTTP: one POST per notification, then batches of 100")
     const { runHttpBench } = (await import(httpBench)) as { runHttpBench: () => Promise<{ lines: Array<string> }> }
     for (const line of (await runHttpBench()).lines) console.log(line)
   }

@@ -6,7 +6,7 @@ export { Herald, type ClaimedDelivery, type DurableOptions, type HeraldConfig, t
 export { MemorySink, type MemoryHandler } from "./sinks/memory.js"
 export type { RuntimeOptions } from "./services/RuntimeConfig.js"
 export type { SyncMode } from "./layers/Sqlite.js"
-export { Notification, NotificationInput, type Enqueued } from "./domain/Notification.js"
+export { Notification, NotificationInput, type BatchItemResult, type Enqueued } from "./domain/Notification.js"
 export { Delivery, DeliveryAttempt, DeliveryFilter, DeliveryStatus, type Page } from "./domain/Delivery.js"
 export { ChangeEvent, Resync } from "./domain/ChangeEvent.js"
 export { ConsumerName, DurableConsumer } from "./domain/Consumer.js"

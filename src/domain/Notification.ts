@@ -1,5 +1,6 @@
 /** A notification as enqueued (the input) and as stored. Routing and delivery are elsewhere. */
 import { Schema } from "effect"
+import type { InvalidInput } from "./errors.js"
 import { NotificationId } from "./Ids.js"
 import { maxPayloadDepth, valueExceeds } from "./nesting.js"
 import { Priority } from "./Priority.js"
@@ -60,3 +61,11 @@ export interface Enqueued {
   readonly notification: Notification
   readonly created: boolean
 }
+
+/**
+ * One item's answer to a batch enqueue, at its index in the batch: enqueued (created, or the
+ * existing notification of its dedupeKey), or rejected with why (paths within the item).
+ */
+export type BatchItemResult =
+  | { readonly _tag: "Enqueued"; readonly index: number; readonly created: boolean; readonly notification: Notification }
+  | { readonly _tag: "Rejected"; readonly index: number; readonly error: InvalidInput }

@@ -3,7 +3,7 @@
  * body, the problem each error becomes, and so the OpenAPI document. Handlers are in handlers/.
  */
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
-import { Schema } from "effect"
+import { JSONSchema, Schema } from "effect"
 import { ConsumerName, DurableConsumer } from "../domain/Consumer.js"
 import { Delivery, DeliveryAttempt, DeliveryStatus } from "../domain/Delivery.js"
 import { DeliveryId, NotificationId } from "../domain/Ids.js"
@@ -52,6 +52,33 @@ export const Enqueued = Schema.Struct({ created: Schema.Literal(true), notificat
 export const AlreadyEnqueued = Schema.Struct({ created: Schema.Literal(false), notification: Notification }).annotations(
   HttpApiSchema.annotations({ status: 200, identifier: "AlreadyEnqueued", description: "a repeated dedupeKey or Idempotency-Key: the original notification" }))
 
+/** The most notifications one batch may carry; past it the whole request is a 400. */
+export const maxBatchItems = 1_000
+
+// Items are judged one by one (a bad item is its own 400 result, not the request's), so the
+// body's Schema takes any value; the OpenAPI document still describes an item as an input.
+const { $schema: _, ...notificationInputJsonSchema } = JSONSchema.make(NotificationInput)
+const BatchItemInput = Schema.Unknown.annotations({ identifier: "BatchItemInput", jsonSchema: notificationInputJsonSchema })
+
+export const BatchInput = Schema.Struct({
+  notifications: Schema.Array(BatchItemInput).pipe(Schema.minItems(1), Schema.maxItems(maxBatchItems))
+}).annotations({ ...strict, description: `1 to ${maxBatchItems} notifications, each as POST /v1/notifications takes it` })
+
+const BatchItemResult = Schema.Union(
+  Schema.Struct({ index: Schema.Int, status: Schema.Literal(201), notification: Notification }),
+  Schema.Struct({ index: Schema.Int, status: Schema.Literal(200), notification: Notification })
+    .annotations({ description: "a repeated dedupeKey (or the same batch again under its Idempotency-Key): the original notification" }),
+  Schema.Struct({ index: Schema.Int, status: Schema.Literal(400), problem: InvalidInputProblem })
+    .annotations({ description: "the item was rejected and nothing of it written; the problem's paths are within the item" })
+)
+const BatchResults = Schema.Struct({ results: Schema.Array(BatchItemResult) })
+const failed = (r: typeof BatchResults.Type) => r.results.some((x) => x.status === 400)
+
+export const BatchEnqueued = BatchResults.pipe(Schema.filter((r) => !failed(r))).annotations(
+  HttpApiSchema.annotations({ status: 201, identifier: "BatchEnqueued", description: "every item enqueued (created or already there)" }))
+export const BatchPartlyEnqueued = BatchResults.pipe(Schema.filter(failed)).annotations(
+  HttpApiSchema.annotations({ status: 207, identifier: "BatchPartlyEnqueued", description: "some items rejected: the others were enqueued" }))
+
 export class NotificationsGroup extends HttpApiGroup.make("notifications")
   .add(
     HttpApiEndpoint.post("enqueue", "/notifications")
@@ -62,6 +89,18 @@ export class NotificationsGroup extends HttpApiGroup.make("notifications")
       .addError(InvalidInputProblem)
       .addError(IdempotencyConflictProblem)
       .addError(OverloadedProblem)
+  )
+  .add(
+    HttpApiEndpoint.post("enqueueBatch", "/notifications/batch")
+      .setPayload(BatchInput)
+      .setHeaders(Schema.Struct({ "idempotency-key": Schema.optional(Text(200)) }))
+      .addSuccess(BatchEnqueued)
+      .addSuccess(BatchPartlyEnqueued)
+      .addError(InvalidInputProblem)
+      .addError(IdempotencyConflictProblem)
+      .addError(OverloadedProblem)
+      .annotate(OpenApi.Description,
+        "One result per item, in order; the valid items are enqueued in one transaction even when others are rejected (then 207). An Idempotency-Key covers the batch as a whole")
   )
   .add(
     HttpApiEndpoint.get("getNotification", "/notifications/:id")

@@ -1,7 +1,8 @@
 /**
- * The `Idempotency-Key` of POST /v1/notifications. The first use of a key records a hash of
- * its body; the notification is then enqueued under a dedupe key derived from the key and
- * that binding (unless the body brings its own), so concurrent repeats collapse onto one row
+ * The `Idempotency-Key` of POST /v1/notifications and of /batch (for the batch as a whole).
+ * The first use of a key records a hash of its body; the notification is then enqueued under
+ * a dedupe key derived from the key and that binding (unless the body brings its own; in a
+ * batch, one per item and its index), so concurrent repeats collapse onto one row
  * through `notifications.dedupe_key`. A repeat with the same body answers the original; with
  * another body, IdempotencyConflict. A key is remembered for 24 hours; after that it binds
  * afresh, and a new binding derives a new dedupe key, so a reused key creates a new
@@ -29,10 +30,22 @@ export const requestHash = (body: unknown) => createHash("sha256").update(canoni
 
 /**
  * The dedupe key a notification gets when its request carried only an Idempotency-Key: one per
- * binding (key and when it was bound), of fixed length whatever the key's (a dedupe key has at most 200 characters).
+ * binding (key and when it was bound), and per `index` for a batch's items, of fixed length
+ * whatever the key's (a dedupe key has at most 200 characters).
  */
-export const dedupeKeyOf = (key: string, boundAt: number) =>
-  `idempotency:${createHash("sha256").update(`${key}\n${boundAt}`).digest("base64url")}`
+export const dedupeKeyOf = (key: string, boundAt: number, index?: number) =>
+  `idempotency:${createHash("sha256").update(index === undefined ? `${key}\n${boundAt}` : `${key}\n${boundAt}\n${index}`).digest("base64url")}`
+
+/**
+ * The items of a batch sent with an Idempotency-Key: each object without its own dedupe key
+ * gets one derived from the binding and its index, so the batch sent again answers the same
+ * notifications and two equal items of one batch stay two. Other items are left to be rejected.
+ */
+export const withBatchDedupeKeys = (items: ReadonlyArray<unknown>, key: string, boundAt: number): ReadonlyArray<unknown> =>
+  items.map((item, index) =>
+    item !== null && typeof item === "object" && !Array.isArray(item) && !Object.hasOwn(item, "dedupeKey")
+      ? { ...item, dedupeKey: dedupeKeyOf(key, boundAt, index) }
+      : item)
 
 /** How long a key stays bound to its body. */
 export const idempotencyKeyTtlMs = 24 * 60 * 60 * 1_000

@@ -73,7 +73,7 @@ const make = Effect.gen(function* () {
   const dispatcher = yield* Dispatcher
   const broadcaster = yield* Broadcaster
   const changes = yield* ChangeLogStore
-  const { enqueue, enqueueMany } = yield* Enqueuer
+  const { enqueue, enqueueMany, enqueueBatch } = yield* Enqueuer
   const { requeue, requeueMany, cancel } = yield* OperatorCommands
   const { claim, ack, nack } = yield* PullSinks
   const sinkTester = yield* SinkTester
@@ -146,6 +146,8 @@ const make = Effect.gen(function* () {
   return {
     enqueue: isolated(enqueue),
     enqueueMany: isolated(enqueueMany),
+    /** One result per item, in order: the valid items are written in one transaction, each bad one is rejected on its own. */
+    enqueueBatch: isolated(enqueueBatch),
     getNotification: isolated(getNotification),
     listNotifications: isolated(listNotifications),
     getDelivery: isolated(getDelivery),

@@ -3,11 +3,11 @@
  * are waiting (group commit), and deliveries the dispatcher can take at once are handed to it
  * (the direct hand-off). Delivering them is the Dispatcher's.
  */
-import { Clock, Effect, Exit } from "effect"
+import { Clock, Effect, Either, Exit } from "effect"
 import { decodeInput } from "../domain/decode.js"
 import { InvalidInput, Overloaded } from "../domain/errors.js"
 import { fastNotificationInput } from "../domain/fastNotificationInput.js"
-import { type Enqueued, Notification, NotificationInput } from "../domain/Notification.js"
+import { type BatchItemResult, type Enqueued, Notification, NotificationInput } from "../domain/Notification.js"
 import { DeliveryStore } from "./DeliveryStore.js"
 import { type Claimed, Dispatcher } from "./Dispatcher.js"
 import { makeBatcher } from "./internal/Batcher.js"
@@ -150,6 +150,26 @@ export class Enqueuer extends Effect.Service<Enqueuer>()("herald/Enqueuer", {
       return yield* Effect.all(yield* (nested ? insert : admit(decoded.length, insert)))
     })
 
-    return { enqueue, enqueueMany } as const
+    /**
+     * Many notifications, each judged on its own: the valid ones are written in one transaction
+     * (through the same bound as enqueueMany, so an Overloaded batch is refused whole), each bad
+     * one answers its own InvalidInput. enqueueMany stays all-or-nothing for its callers.
+     */
+    const enqueueBatch = Effect.fn("Enqueuer.enqueueBatch")(function* (inputs: ReadonlyArray<unknown>) {
+      const judged = yield* Effect.forEach(inputs, (input) => Effect.either(Effect.suspend(() => ready(input))))
+      const accepted = judged.flatMap((j) => (Either.isRight(j) ? [j.right] : []))
+      const nested = yield* writer.inTransaction
+      const insert = insertNotifications(accepted)
+      const exits = accepted.length === 0 ? [] : yield* (nested ? insert : admit(accepted.length, insert))
+      let next = 0
+      const results: Array<BatchItemResult> = []
+      for (const [index, j] of judged.entries()) {
+        if (Either.isLeft(j)) results.push({ _tag: "Rejected", index, error: j.left })
+        else results.push({ _tag: "Enqueued", index, ...(yield* exits[next++]!) })
+      }
+      return results
+    })
+
+    return { enqueue, enqueueMany, enqueueBatch } as const
   })
 }) {}

@@ -14,9 +14,9 @@ export interface RuntimeOptions {
   readonly maxInFlight: number
   /**
    * Notifications accepted but not yet written (enqueue callers waiting for their group commit,
-   * enqueueMany calls waiting for the writer) beyond which `enqueue` fails with Overloaded
-   * instead of queueing without bound. One enqueueMany larger than this is accepted when
-   * nothing else waits.
+   * enqueueMany and enqueueBatch calls waiting for the writer) beyond which `enqueue` fails
+   * with Overloaded instead of queueing without bound. One batch larger than this is accepted
+   * when nothing else waits.
    */
   readonly maxQueuedEnqueues: number
   /** How often change_log is polled for writes made by other processes. */

@@ -1,4 +1,4 @@
-/** Backpressure over HTTP: past the bound of enqueues waiting to be written, 503 with Retry-After; nothing accepted is lost. */
+/** Backpressure over HTTP: past the bound of enqueues waiting to be written, 503 with Retry-After (a batch refused whole); nothing accepted is lost. */
 import { expect, layer } from "@effect/vitest"
 import Database from "better-sqlite3"
 import { Effect, Fiber } from "effect"
@@ -7,7 +7,7 @@ import { stays } from "../support/herald.js"
 import { call, TestServer, testServer } from "./support.js"
 
 layer(testServer({}, { maxQueuedEnqueues: 2 }), { excludeTestServices: true })("HTTP backpressure", (it) => {
-  it.effect("past the bound of queued enqueues an enqueue answers 503 Overloaded with Retry-After and writes nothing; those accepted are written", () =>
+  it.effect("past the bound of queued enqueues an enqueue or a batch answers 503 Overloaded with Retry-After and writes nothing; those accepted are written", () =>
     Effect.gen(function* () {
       const { database } = yield* TestServer
       const herald = yield* Herald
@@ -28,6 +28,11 @@ layer(testServer({}, { maxQueuedEnqueues: 2 }), { excludeTestServices: true })("
       expect(refused.headers.get("content-type")).toContain("application/problem+json")
       expect(refused.body).toMatchObject({ status: 503, code: "Overloaded", queued: 2, limit: 2 })
       expect(refused.body.detail).toContain("retry in 1 s")
+      // A batch is refused whole, its valid and its invalid items alike.
+      const batch = yield* call("POST", "/v1/notifications/batch", { body: { notifications: [{ kind: "k", title: "refused batch" }, { kind: "k", title: "" }] } })
+      expect(batch.status).toBe(503)
+      expect(batch.headers.get("retry-after")).toBe("1")
+      expect(batch.body).toMatchObject({ status: 503, code: "Overloaded" })
       other.exec("COMMIT")
       other.close()
       const answers = yield* Effect.forEach(accepted, Fiber.join)

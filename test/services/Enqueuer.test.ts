@@ -8,7 +8,10 @@ import { Effect, Either, Fiber, Option, Stream, TestClock } from "effect"
 import { InvalidInput, Overloaded } from "../../src/domain/errors.js"
 import { WriterDb } from "../../src/services/WriterDb.js"
 import { MemorySink } from "../../src/sinks/memory.js"
-import { eventually, ioTurn, stays, tempDir, withHerald } from "../support/herald.js"
+import fc from "fast-check"
+import { isStorableText } from "../../src/domain/Notification.js"
+import { Herald } from "../../src/layers/Herald.js"
+import { eventually, ioTurn, sharedHerald, stays, tempDir, withHerald } from "../support/herald.js"
 
 describe("Enqueuer", () => {
   it.scoped("enqueue and enqueueMany inside an embedder's own transaction are written with it, and delivered once it commits", () =>
@@ -130,6 +133,77 @@ describe("Enqueuer", () => {
     })), 20_000)
 })
 
+describe("Enqueuer batches", () => {
+  it.scoped("enqueueBatch answers one result per item in order: the valid ones written in one transaction and delivered, each bad one rejected on its own", () =>
+    withHerald((herald) => Effect.gen(function* () {
+      const mem = yield* MemorySink
+      const results = yield* herald.enqueueBatch([
+        { kind: "k", title: "a", dedupeKey: "dk" },
+        { kind: "k", title: "" },
+        { kind: "k", title: "a again", dedupeKey: "dk" },
+        { kind: "k", title: "b", payload: { n: 1n } },
+        { kind: "k", title: "c" }
+      ])
+      expect(results.map((r) => [r.index, r._tag])).toEqual([[0, "Enqueued"], [1, "Rejected"], [2, "Enqueued"], [3, "Rejected"], [4, "Enqueued"]])
+      const [a, empty, again, unstorable, c] = results
+      expect(a).toMatchObject({ created: true, notification: { title: "a" } })
+      expect(again).toMatchObject({ created: false, notification: { id: a!._tag === "Enqueued" ? a!.notification.id : "" } })
+      // A rejected item's paths are within the item: its index says which.
+      for (const [r, path] of [[empty, "title"], [unstorable, "payload"]] as const) {
+        expect(r!._tag === "Rejected" && r!.error).toBeInstanceOf(InvalidInput)
+        expect(r!._tag === "Rejected" ? r!.error.issues.map((i) => i.path) : []).toEqual([path])
+      }
+      expect(c).toMatchObject({ created: true, notification: { title: "c" } })
+      expect((yield* herald.listNotifications({})).items.map((n) => n.title).sort()).toEqual(["a", "c"])
+      const received = yield* eventually(mem.received, (r) => r.length === 2, "both delivered")
+      expect(received.map((d) => d.notification.title).sort()).toEqual(["a", "c"])
+      // enqueueMany keeps its all-or-nothing contract.
+      expect(yield* Effect.flip(herald.enqueueMany([{ kind: "k", title: "d" }, { kind: "k", title: "" }]))).toBeInstanceOf(InvalidInput)
+      expect((yield* herald.listNotifications({})).items).toHaveLength(2)
+    })), 20_000)
+
+  it.scoped("enqueueBatch inside an embedder's own transaction rolls back with it", () =>
+    withHerald((herald) => Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const failed = yield* Effect.flip(sql.withTransaction(
+        herald.enqueueBatch([{ kind: "k", title: "rolled back" }, { kind: "k" }]).pipe(
+          Effect.tap((r) => expect(r.map((x) => x._tag)).toEqual(["Enqueued", "Rejected"])),
+          Effect.zipRight(Effect.fail("the embedder's own failure" as const)))
+      ))
+      expect(failed).toBe("the embedder's own failure")
+      expect((yield* herald.listNotifications({})).items).toEqual([])
+      const committed = yield* sql.withTransaction(herald.enqueueBatch([{ kind: "k", title: "committed" }]))
+      expect(committed.map((r) => r._tag)).toEqual(["Enqueued"])
+      expect((yield* herald.listNotifications({})).items.map((n) => n.title)).toEqual(["committed"])
+    })), 20_000)
+
+  it.scoped("for any mix of good and bad items, enqueueBatch answers each at its index and writes exactly the good ones", () =>
+    Effect.gen(function* () {
+      const runtime = yield* sharedHerald
+      const good = fc.record({ kind: fc.constant("prop"), title: fc.string({ minLength: 1, maxLength: 20 }).filter(isStorableText) })
+      const bad = fc.oneof(
+        fc.constant<unknown>({ kind: "prop", title: "" }),
+        fc.constant<unknown>({ kind: "prop", title: "t", payload: { n: 1n } }),
+        fc.constant<unknown>({ kind: "prop", title: "nul\u0000" }),
+        fc.anything({ maxDepth: 1 }).filter((v) => typeof v !== "object" || v === null)
+      )
+      const item = fc.oneof(good.map((g) => ({ ok: true as const, input: g as unknown })), bad.map((b) => ({ ok: false as const, input: b })))
+      let seen = 0
+      yield* Effect.promise(() => fc.assert(fc.asyncProperty(fc.array(item, { minLength: 1, maxLength: 30 }), async (items) => {
+        const { results, total } = await runtime.runPromise(Effect.gen(function* () {
+          const herald = yield* Herald
+          const results = yield* herald.enqueueBatch(items.map((i) => i.input))
+          const total = (yield* herald.listNotifications({ kind: "prop", limit: 1_000 })).items.length
+          return { results, total }
+        }))
+        expect(results.map((r) => r.index)).toEqual(items.map((_, i) => i))
+        expect(results.map((r) => r._tag === "Enqueued")).toEqual(items.map((i) => i.ok))
+        seen += items.filter((i) => i.ok).length
+        expect(total).toBe(seen)
+      }), { numRuns: 30 }))
+    }), 60_000)
+})
+
 describe("Enqueuer backpressure", () => {
   it.scoped("past maxQueuedEnqueues, enqueue fails with Overloaded and writes nothing; everything accepted is written", () =>
     withHerald((herald) => Effect.gen(function* () {
@@ -146,6 +220,7 @@ describe("Enqueuer backpressure", () => {
       expect(refused.message).toContain("retry in 1 s")
       // A batch that does not fit is refused whole.
       expect(yield* Effect.flip(herald.enqueueMany([{ kind: "k", title: "x" }]))).toBeInstanceOf(Overloaded)
+      expect(yield* Effect.flip(herald.enqueueBatch([{ kind: "k", title: "x" }, { kind: "k", title: "" }]))).toBeInstanceOf(Overloaded)
       other.exec("COMMIT")
       other.close()
       const results = yield* Effect.gen(function* () {
@@ -161,5 +236,6 @@ describe("Enqueuer backpressure", () => {
       // With room again, enqueues are accepted; one enqueueMany larger than the bound too, when nothing else waits.
       expect((yield* herald.enqueue({ kind: "k", title: "later" })).created).toBe(true)
       expect(yield* herald.enqueueMany(Array.from({ length: 8 }, (_, i) => ({ kind: "k", title: `big ${i}` })))).toHaveLength(8)
+      expect(yield* herald.enqueueBatch(Array.from({ length: 8 }, (_, i) => ({ kind: "k", title: `bigger ${i}` })))).toHaveLength(8)
     }), { maxQueuedEnqueues: 5, background: false }))
 })
