@@ -5,7 +5,7 @@ import type { Delivery } from "../../src/domain/Delivery.js"
 import { SinkFailure } from "../../src/domain/Sink.js"
 import type { Herald } from "../../src/layers/Herald.js"
 import { backoffCeilingMs, backoffFloorMs, backoffMs } from "../../src/machines/delivery.js"
-import { delayOfAttempt, retrySchedule } from "../../src/services/RetrySchedules.js"
+import { delayOfAttempt, jitterOf, retrySchedule, settingsDelayOf } from "../../src/services/RetrySchedules.js"
 import { MemorySink } from "../../src/sinks/memory.js"
 import { eventually, memorySettings, stays, withHerald } from "../support/herald.js"
 
@@ -22,18 +22,21 @@ const policyArb = fc.record({
 }).map(({ extraCapMs, ...r }) => ({ ...r, capMs: r.baseMs + extraCapMs }))
 
 describe("the retry Schedule the settings compile to", () => {
-  it("gives attempt n today's full-jitter backoff for the delivery's n-th jitter, within [floor, ceiling], and ends after maxAttempts", () => {
+  it("gives attempt n today's full-jitter backoff for the delivery's n-th jitter, within [floor, ceiling], equal to its closed form, and ends after maxAttempts", () => {
     fc.assert(
       fc.property(policyArb, fc.string({ minLength: 1, maxLength: 30 }), (r, seed) => {
         const schedule = retrySchedule(r)
         const jitters = drawsOf(seed, r.maxAttempts)
         for (let n = 1; n < r.maxAttempts; n++) {
           const delay = Effect.runSync(delayOfAttempt(schedule, n, failure, seed))
+          expect(jitterOf(seed, n)).toBe(jitters[n - 1])
           expect(delay).toBe(backoffMs(r, n, jitters[n - 1]!))
+          expect(settingsDelayOf(r, n, seed)).toBe(delay)
           expect(delay).toBeGreaterThanOrEqual(backoffFloorMs(r))
           expect(delay).toBeLessThanOrEqual(Math.max(backoffFloorMs(r), backoffCeilingMs(r, n)))
         }
         expect(Effect.runSync(delayOfAttempt(schedule, r.maxAttempts, failure, seed))).toBeNull()
+        expect(settingsDelayOf(r, r.maxAttempts, seed)).toBeNull()
       }),
       { numRuns: 300 }
     )
