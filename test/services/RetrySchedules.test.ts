@@ -129,4 +129,24 @@ describe("retry Schedules in a running Herald", () => {
         expect(attempts[0]).toMatchObject({ waitReason: "retry_after", nextAttemptAt: d.nextAttemptAt })
       }), {}, memorySettings, { retrySchedules })
     }))
+
+  it.scoped("a pull sink's own retry fields decide a nack's wait and its rescue limit", () =>
+    Effect.gen(function* () {
+      const own = { baseMs: 20_000, factor: 3, capMs: 30_000 }
+      const settings = { ...memorySettings, sinks: { desk: { type: "desktop", retry: { ...own, maxRescues: 1 } } }, routes: [{ sink: "desk" }] }
+      yield* withHerald((herald) => Effect.gen(function* () {
+        const first = yield* herald.enqueue({ kind: "k", title: "nacked" })
+        const [claimed] = yield* herald.claim({ sink: "desk", owner: "w1", limit: 1, leaseMs: 10_000 })
+        const nacked = yield* herald.nack(claimed!.delivery.id, { owner: "w1", version: claimed!.delivery.version, code: "busy", message: "later", retryable: true })
+        expect(nacked.notificationId).toBe(first.notification.id)
+        expect(waitOf(nacked)).toBe(backoffMs(own, 1, drawsOf(nacked.id, 1)[0]!))
+        // One expired lease is the sink's whole rescue budget: dead as a poison message, not retried.
+        const second = yield* herald.enqueue({ kind: "k", title: "abandoned" })
+        const [taken] = yield* herald.claim({ sink: "desk", owner: "w1", limit: 1, leaseMs: 10_000 })
+        expect(taken!.delivery.notificationId).toBe(second.notification.id)
+        yield* TestClock.setTime(taken!.delivery.leaseExpiresAt!)
+        const dead = yield* eventually(deliveryTo(herald, second.notification.id, "desk"), (d) => d.status === "dead", "rescued to dead")
+        expect(dead.reason).toContain("poison message")
+      }), {}, settings)
+    }))
 })
