@@ -11,6 +11,7 @@ import { Herald } from "../src/layers/Herald.js"
 import { MemorySink } from "../src/sinks/memory.js"
 import { rawDeliveriesPerSecond } from "./baseline.js"
 import { peerJobsPerSecond } from "./peer.js"
+import { runRetryScheduleBench } from "./retrySchedule.js"
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-bench-"))
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US")
@@ -87,6 +88,8 @@ const main = async () => {
   if (typeof globalThis.gc === "function") globalThis.gc()
   const rss = await run("rss.db", waitingRss(200_000))
   console.log(`peak RSS while ${fmt(rss.waiting)} deliveries wait: ${rss.peakMb.toFixed(0)} MB`)
+  progress("retry delays")
+  for (const line of runRetryScheduleBench().lines) console.log(line)
   const httpBench = path.join(path.dirname(new URL(import.meta.url).pathname), "http.js")
   if (fs.existsSync(httpBench)) {
     progress("HTTP: one POST per notification, then batches of 100")

@@ -5,6 +5,7 @@
 export { Herald, type ClaimedDelivery, type DurableOptions, type HeraldConfig, type RequeueReport, type Stats } from "./layers/Herald.js"
 export { MemorySink, type MemoryHandler } from "./sinks/memory.js"
 export type { RuntimeOptions } from "./services/RuntimeConfig.js"
+export { type RetrySchedule, retrySchedule } from "./services/RetrySchedules.js"
 export type { SyncMode } from "./layers/Sqlite.js"
 export { Notification, NotificationInput, type BatchItemResult, type Enqueued } from "./domain/Notification.js"
 export { Delivery, DeliveryAttempt, DeliveryFilter, DeliveryStatus, type Page } from "./domain/Delivery.js"

@@ -10,6 +10,26 @@ const PositiveInt = Schema.Int.pipe(Schema.positive({ message: () => "must be a 
 const enabled = Schema.optionalWith(Schema.Boolean, { default: () => true })
 /** At most this many calls to the sink at once, from one Herald process; absent: only the process-wide bound. */
 const concurrency = Schema.optional(PositiveInt.pipe(Schema.lessThanOrEqualTo(10_000)))
+
+const retryFields = {
+  maxAttempts: PositiveInt.pipe(Schema.lessThanOrEqualTo(1_000)),
+  baseMs: PositiveInt,
+  factor: Schema.Number.pipe(Schema.between(1, 10)),
+  capMs: PositiveInt,
+  /** A delivery whose lease expired this many times goes `dead`: a poison message must not crash-loop. */
+  maxRescues: PositiveInt.pipe(Schema.lessThanOrEqualTo(100))
+}
+
+/** A sink's own retry policy: each field it gives replaces the global `retry`'s, the rest fall back to it. */
+export const SinkRetrySettings = Schema.Struct({
+  maxAttempts: Schema.optional(retryFields.maxAttempts),
+  baseMs: Schema.optional(retryFields.baseMs),
+  factor: Schema.optional(retryFields.factor),
+  capMs: Schema.optional(retryFields.capMs),
+  maxRescues: Schema.optional(retryFields.maxRescues)
+})
+export type SinkRetrySettings = typeof SinkRetrySettings.Type
+const retry = Schema.optional(SinkRetrySettings)
 const HttpUrl = Schema.String.pipe(
   Schema.filter((s) => {
     try {
@@ -25,6 +45,7 @@ export const WebhookSink = Schema.Struct({
   type: Schema.Literal("webhook"),
   enabled,
   concurrency,
+  retry,
   url: HttpUrl,
   secret: Schema.optional(Schema.String),
   timeoutMs: Schema.optionalWith(PositiveInt.pipe(Schema.lessThanOrEqualTo(120_000)), { default: () => 10_000 }),
@@ -34,6 +55,7 @@ export const SlackSink = Schema.Struct({
   type: Schema.Literal("slack"),
   enabled,
   concurrency,
+  retry,
   url: HttpUrl,
   allowPrivateNetwork: Schema.optionalWith(Schema.Boolean, { default: () => false })
 })
@@ -41,6 +63,7 @@ export const EmailSink = Schema.Struct({
   type: Schema.Literal("email"),
   enabled,
   concurrency,
+  retry,
   host: Schema.String.pipe(Schema.minLength(1)),
   port: Schema.Int.pipe(Schema.between(1, 65_535)),
   secure: Schema.optionalWith(Schema.Boolean, { default: () => false }),
@@ -50,11 +73,11 @@ export const EmailSink = Schema.Struct({
   to: Schema.Array(Schema.String.pipe(Schema.minLength(3))).pipe(Schema.minItems(1))
 })
 /** A pull sink: an external app (the desktop) claims its deliveries over the API. */
-export const DesktopSink = Schema.Struct({ type: Schema.Literal("desktop"), enabled })
+export const DesktopSink = Schema.Struct({ type: Schema.Literal("desktop"), enabled, retry })
 /** One JSON line per delivery, to stdout or to `path`. */
-export const LogSink = Schema.Struct({ type: Schema.Literal("log"), enabled, concurrency, path: Schema.optional(Schema.String) })
+export const LogSink = Schema.Struct({ type: Schema.Literal("log"), enabled, concurrency, retry, path: Schema.optional(Schema.String) })
 /** Deliveries handed to the embedding program in memory (see MemorySink). */
-export const MemorySinkConfig = Schema.Struct({ type: Schema.Literal("memory"), enabled, concurrency })
+export const MemorySinkConfig = Schema.Struct({ type: Schema.Literal("memory"), enabled, concurrency, retry })
 
 export const SinkConfig = Schema.Union(WebhookSink, SlackSink, EmailSink, DesktopSink, LogSink, MemorySinkConfig)
 export type SinkConfig = typeof SinkConfig.Type
@@ -75,14 +98,28 @@ export const Route = Schema.Struct({
 export type Route = typeof Route.Type
 
 export const RetrySettings = Schema.Struct({
-  maxAttempts: Schema.optionalWith(PositiveInt.pipe(Schema.lessThanOrEqualTo(1_000)), { default: () => 5 }),
-  baseMs: Schema.optionalWith(PositiveInt, { default: () => 10_000 }),
-  factor: Schema.optionalWith(Schema.Number.pipe(Schema.between(1, 10)), { default: () => 2 }),
-  capMs: Schema.optionalWith(PositiveInt, { default: () => 3_600_000 }),
-  /** A delivery whose lease expired this many times goes `dead`: a poison message must not crash-loop. */
-  maxRescues: Schema.optionalWith(PositiveInt.pipe(Schema.lessThanOrEqualTo(100)), { default: () => 3 })
+  maxAttempts: Schema.optionalWith(retryFields.maxAttempts, { default: () => 5 }),
+  baseMs: Schema.optionalWith(retryFields.baseMs, { default: () => 10_000 }),
+  factor: Schema.optionalWith(retryFields.factor, { default: () => 2 }),
+  capMs: Schema.optionalWith(retryFields.capMs, { default: () => 3_600_000 }),
+  maxRescues: Schema.optionalWith(retryFields.maxRescues, { default: () => 3 })
 }).pipe(Schema.filter((r) => r.capMs >= r.baseMs || { path: ["capMs"], message: "must be at least baseMs" }))
 export type RetrySettings = typeof RetrySettings.Type
+
+/** The retry policy in force for one sink: its own `retry` fields over the global ones. */
+export const retryOf = (
+  settings: { readonly retry: RetrySettings; readonly sinks: Readonly<Record<string, { readonly retry?: SinkRetrySettings | undefined }>> },
+  sink: string
+): RetrySettings => {
+  const own = settings.sinks[sink]?.retry
+  return own === undefined ? settings.retry : {
+    maxAttempts: own.maxAttempts ?? settings.retry.maxAttempts,
+    baseMs: own.baseMs ?? settings.retry.baseMs,
+    factor: own.factor ?? settings.retry.factor,
+    capMs: own.capMs ?? settings.retry.capMs,
+    maxRescues: own.maxRescues ?? settings.retry.maxRescues
+  }
+}
 
 export const Settings = Schema.Struct({
   enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
@@ -90,7 +127,20 @@ export const Settings = Schema.Struct({
   routes: Schema.optionalWith(Schema.Array(Route), { default: () => [] }),
   retry: Schema.optionalWith(RetrySettings, { default: () => Schema.decodeUnknownSync(RetrySettings)({}) }),
   leaseMs: Schema.optionalWith(Schema.Int.pipe(Schema.between(1_000, 3_600_000)), { default: () => 30_000 })
-})
+}).pipe(
+  // A sink's own baseMs or capMs is checked against the other as they combine with the global ones.
+  Schema.filter((s) => {
+    for (const name of Object.keys(s.sinks)) {
+      const own = s.sinks[name]!.retry
+      if (own === undefined) continue
+      const r = retryOf(s, name)
+      if (r.capMs < r.baseMs) {
+        return { path: ["sinks", name, "retry", own.capMs !== undefined ? "capMs" : "baseMs"], message: own.capMs !== undefined ? "must be at least baseMs" : "must be at most capMs" }
+      }
+    }
+    return true
+  })
+)
 export type Settings = typeof Settings.Type
 export type SettingsInput = typeof Settings.Encoded
 

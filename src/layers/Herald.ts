@@ -32,6 +32,7 @@ import { HistoryRetention } from "../services/HistoryRetention.js"
 import { HistoryStore } from "../services/HistoryStore.js"
 import { Retention } from "../services/Retention.js"
 import { SinkTester } from "../services/SinkTester.js"
+import { type RetrySchedule, RetrySchedules } from "../services/RetrySchedules.js"
 import { Router } from "../services/Router.js"
 import { RuntimeConfig, type RuntimeOptions } from "../services/RuntimeConfig.js"
 import { SettingsStore } from "../services/SettingsStore.js"
@@ -53,6 +54,14 @@ export interface HeraldConfig {
   readonly sync?: SyncMode | undefined
   /** Tuning of this process; `background: false` runs no dispatcher or supervisor. */
   readonly runtime?: Partial<RuntimeOptions> | undefined
+  /**
+   * A retry Schedule per sink name, in place of the one its settings' `retry` fields compile
+   * to. It is stepped once per failed attempt with that attempt's `SinkFailure`; its delay is
+   * the wait before the next attempt (a longer `Retry-After` still wins), and once it ends the
+   * delivery goes `dead`. The settings' `maxAttempts` and `maxRescues` still apply. Its
+   * randomness (`Schedule.jittered`) is seeded per delivery, so one delivery's plan is stable.
+   */
+  readonly retrySchedules?: Readonly<Record<string, RetrySchedule>> | undefined
 }
 
 export interface Stats {
@@ -191,7 +200,7 @@ const heraldLayer = (config: HeraldConfig) => {
   const storage = readerLayer.pipe(
     Layer.provideMerge(Layer.effectDiscard(migrate()).pipe(Layer.provideMerge(writerLayer({ filename: config.database, sync: config.sync }))))
   )
-  const base = Layer.mergeAll(Writer.Default, RuntimeConfig.layer(config.runtime), MemorySink.Default).pipe(Layer.provideMerge(storage))
+  const base = Layer.mergeAll(Writer.Default, RuntimeConfig.layer(config.runtime), RetrySchedules.layer(config.retrySchedules), MemorySink.Default).pipe(Layer.provideMerge(storage))
   const stores = Layer.mergeAll(
     SettingsStore.Default,
     NotificationStore.Default,

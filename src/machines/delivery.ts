@@ -1,7 +1,8 @@
 /**
  * The delivery machine: pending -> leased -> sent | retry_wait | dead, plus skipped and
- * cancelled. Pure: time, jitter and the retry policy arrive on events; the runtime
- * persists the snapshot and interprets the returned actions (`schedule`, `recordAttempt`).
+ * cancelled. Pure: time and the retry delay arrive on events (the runtime reads the delay from
+ * the sink's retry Schedule); the runtime persists the snapshot and interprets the returned
+ * actions (`schedule`, `recordAttempt`).
  */
 import { assign, setup, type SnapshotFrom } from "xstate"
 import type { AttemptOutcome, DeliveryStatus, WaitReason } from "../domain/Delivery.js"
@@ -20,12 +21,11 @@ export interface DeliveryContext {
   readonly reason: string | null
 }
 
-/** The retry policy in force when a failure happens (from the settings). */
+/** The settings' retry fields that the backoff is computed from (the runtime compiles them to a Schedule). */
 export interface RetryPolicy {
   readonly baseMs: number
   readonly factor: number
   readonly capMs: number
-  readonly maxRescues: number
 }
 
 export type DeliveryEvent =
@@ -34,15 +34,24 @@ export type DeliveryEvent =
   | {
     readonly type: "FAIL"
     readonly now: number
-    /** Uniform in [0, 1), from a cryptographic source; drawn by the runtime. */
-    readonly jitter: number
-    readonly policy: RetryPolicy
+    /**
+     * The wait before the next attempt, read by the runtime from the sink's retry Schedule;
+     * null when that Schedule has ended (no more retries).
+     */
+    readonly delayMs: number | null
     readonly retryable: boolean
     readonly code: string
     readonly message: string
     readonly retryAfterMs?: number | undefined
   }
-  | { readonly type: "LEASE_EXPIRED"; readonly now: number; readonly jitter: number; readonly policy: RetryPolicy }
+  | {
+    readonly type: "LEASE_EXPIRED"
+    readonly now: number
+    /** As FAIL's: from the sink's retry Schedule, null once it has ended. */
+    readonly delayMs: number | null
+    /** A delivery whose lease expired this many times is dead as a poison message. */
+    readonly maxRescues: number
+  }
   /**
    * The lease is given back before the sink call started (a graceful stop): no attempt is
    * spent and the delivery is due again at `dueAt`, the time it was due when it was claimed,
@@ -87,15 +96,12 @@ export const backoffFloorMs = (policy: RetryPolicy): number => Math.min(policy.b
 export const backoffMs = (policy: RetryPolicy, attempt: number, jitter: number): number =>
   Math.max(backoffFloorMs(policy), Math.floor(jitter * backoffCeilingMs(policy, attempt)))
 
-/** When the next attempt may run, and why it waits that long. */
+/** When the next attempt may run, and why it waits that long: the Schedule's delay, or a longer Retry-After. */
 export const nextAttempt = (
-  policy: RetryPolicy,
-  attempt: number,
-  jitter: number,
+  backoff: number,
   now: number,
   retryAfterMs: number | undefined
 ): { readonly atMs: number; readonly waitReason: WaitReason } => {
-  const backoff = backoffMs(policy, attempt, jitter)
   if (retryAfterMs !== undefined && retryAfterMs > backoff) {
     return { atMs: now + Math.min(retryAfterMs, backoff + retryAfterCeilingMs), waitReason: "retry_after" }
   }
@@ -112,10 +118,10 @@ const released = { leaseOwner: null, leaseExpiresAt: null } as const
 
 type Ctx = { readonly context: DeliveryContext; readonly event: DeliveryEvent }
 
-/** After recordFailure: when the retry runs, and why (backoff or the server's Retry-After). */
-const retryOf = ({ context, event }: Ctx) => {
+/** After recordFailure: when the retry runs, and why (backoff or the server's Retry-After). Only where a guard saw a delay. */
+const retryOf = ({ event }: Ctx) => {
   const e = event as FailLike
-  return nextAttempt(e.policy, context.attempts, e.jitter, e.now, failureOf(e).retryAfterMs)
+  return nextAttempt(e.delayMs ?? 0, e.now, failureOf(e).retryAfterMs)
 }
 
 const failedAttempt = (retrying: boolean) => ({ context, event }: Ctx): AttemptParams => {
@@ -143,9 +149,9 @@ export const deliveryMachine = setup({
   },
   guards: {
     retryableWithBudget: ({ context, event }) =>
-      event.type === "FAIL" && event.retryable && context.attempts + 1 < context.maxAttempts,
+      event.type === "FAIL" && event.retryable && event.delayMs !== null && context.attempts + 1 < context.maxAttempts,
     rescueBudgetLeft: ({ context, event }) =>
-      event.type === "LEASE_EXPIRED" && context.rescues + 1 < event.policy.maxRescues &&
+      event.type === "LEASE_EXPIRED" && event.delayMs !== null && context.rescues + 1 < event.maxRescues &&
       context.attempts + 1 < context.maxAttempts
   },
   actions: {
@@ -172,9 +178,11 @@ export const deliveryMachine = setup({
       const e = event as FailLike
       const reason = e.type === "FAIL" && !e.retryable
         ? `permanent error: ${e.code}`
-        : e.type === "LEASE_EXPIRED" && context.rescues >= e.policy.maxRescues
+        : e.type === "LEASE_EXPIRED" && context.rescues >= e.maxRescues
         ? `lease expired ${context.rescues} times: treated as a poison message`
-        : `attempt budget spent (${context.attempts} of ${context.maxAttempts})`
+        : context.attempts >= context.maxAttempts
+        ? `attempt budget spent (${context.attempts} of ${context.maxAttempts})`
+        : `retry schedule ended after ${context.attempts} attempt(s)`
       return { reason }
     }),
     resetBudget: assign(({ context, event }) => ({

@@ -14,12 +14,12 @@ import { type DeliveryEvent, step, stepAll, type Stepped } from "../machines/del
 import { type ClaimRow, DeliveryStore, type NewDelivery, type Transition } from "./DeliveryStore.js"
 import type { NotificationRow } from "./NotificationStore.js"
 import { callTimeoutMs, timeoutFailure } from "./internal/callTimeout.js"
-import { cryptoJitter } from "./internal/ids.js"
 import { contextOf, rowAfter, toTransition } from "./internal/transitions.js"
 import { nextTurn } from "./internal/Batcher.js"
 import { runPooled } from "./internal/pool.js"
 import { busyBackoff, runForever } from "./internal/loops.js"
 import { makeWakeup } from "./internal/Wakeup.js"
+import { RetrySchedules } from "./RetrySchedules.js"
 import { Router } from "./Router.js"
 import { RuntimeConfig } from "./RuntimeConfig.js"
 import { Sinks } from "./Sinks.js"
@@ -49,13 +49,6 @@ interface Outcome {
   readonly finishedAt: number
   readonly exit: Exit.Exit<SinkReceipt, SinkFailure>
 }
-
-export const policyOf = (s: Settings) => ({
-  baseMs: s.retry.baseMs,
-  factor: s.retry.factor,
-  capMs: s.retry.capMs,
-  maxRescues: s.retry.maxRescues
-})
 
 /** Calls under way at once within one claimed batch. */
 const sinkConcurrency = 64
@@ -128,6 +121,7 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
     const writer = yield* Writer
     const store = yield* DeliveryStore
     const settingsStore = yield* SettingsStore
+    const retrySchedules = yield* RetrySchedules
     const sinks = yield* Sinks
     const router = yield* Router
     const work = yield* makeWakeup
@@ -238,7 +232,6 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
     /** Persists a batch of outcomes; a stale one (its lease was rescued meanwhile) changes nothing. */
     const persistOutcomes = Effect.fn("Dispatcher.persistOutcomes")(function* (batch: ReadonlyArray<Outcome>) {
       const settings = yield* settingsStore.get
-      const policy = policyOf(settings)
       const now = yield* Clock.currentTimeMillis
       const succeed: DeliveryEvent = { type: "SUCCEED", now }
       const transitions: Array<Transition> = []
@@ -251,7 +244,7 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
         if (Exit.isSuccess(o.exit) && o.exit.value.externalId === undefined) continue
         const event: DeliveryEvent = Exit.isSuccess(o.exit)
           ? { type: "SUCCEED", now, externalId: o.exit.value.externalId }
-          : failEvent(o.exit, now, policy)
+          : yield* failEvent(retrySchedules, settings, o.row, o.exit, now)
         const s: Stepped | IllegalTransition = step(o.row.status, contextOf(o.row), event)
         if (!(s instanceof IllegalTransition)) transitions.push(toTransition(o.row, s, now, config.owner, o))
       }
@@ -522,20 +515,29 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
   })
 }) {}
 
-/** The FAIL event for a sink's failure (a defect or interruption counts as retryable). */
-export const failEvent = (exit: Exit.Exit<SinkReceipt, SinkFailure>, now: number, policy: ReturnType<typeof policyOf>): DeliveryEvent => {
+/**
+ * The FAIL event for a sink's failure (a defect or interruption counts as retryable), with the
+ * delay the sink's retry Schedule gives this attempt. A failure that cannot be retried anyway
+ * (permanent, or the budget spent) does not step the Schedule.
+ */
+export const failEvent = (
+  retries: RetrySchedules["Type"],
+  settings: Settings,
+  row: Pick<ClaimRow, "id" | "sink" | "attempts" | "maxAttempts">,
+  exit: Exit.Exit<SinkReceipt, SinkFailure>,
+  now: number
+): Effect.Effect<DeliveryEvent> => {
   const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none<SinkFailure>()
-  const f = Option.isSome(failure)
-    ? failure.value
-    : interruptedFailure
-  return {
+  const f = Option.isSome(failure) ? failure.value : interruptedFailure
+  const attempt = row.attempts + 1
+  const delay = f.retryable && attempt < row.maxAttempts ? retries.delayOf(settings, row.sink, row.id, attempt, f) : Effect.succeed(null)
+  return Effect.map(delay, (delayMs): DeliveryEvent => ({
     type: "FAIL",
     now,
-    jitter: cryptoJitter(),
-    policy,
+    delayMs,
     retryable: f.retryable,
     code: f.code,
     message: f.message,
     retryAfterMs: f.retryAfterMs
-  }
+  }))
 }

@@ -5,7 +5,7 @@
 import { Clock, Effect } from "effect"
 import { Delivery, type DeliveryStatus } from "../domain/Delivery.js"
 import { DeliveryNotFound, IllegalTransition, InvalidInput, StaleWrite } from "../domain/errors.js"
-import type { Settings } from "../domain/Settings.js"
+import { retryOf, type Settings } from "../domain/Settings.js"
 import { type DeliveryEvent, step } from "../machines/delivery.js"
 import { DeliveryStore } from "./DeliveryStore.js"
 import { Dispatcher } from "./Dispatcher.js"
@@ -57,7 +57,7 @@ export class OperatorCommands extends Effect.Service<OperatorCommands>()("herald
     const dispatcher = yield* Dispatcher
 
     /** Applies one operator event to rows (in the caller's transaction); one result per id. */
-    const apply = (ids: ReadonlyArray<string>, eventOf: (now: number, s: Settings) => DeliveryEvent) =>
+    const apply = (ids: ReadonlyArray<string>, eventOf: (now: number, s: Settings, sink: string) => DeliveryEvent) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const settings = yield* settingsStore.get
@@ -70,7 +70,7 @@ export class OperatorCommands extends Effect.Service<OperatorCommands>()("herald
             results.set(id, new DeliveryNotFound({ deliveryId: id }))
             continue
           }
-          const event = eventOf(now, settings)
+          const event = eventOf(now, settings, row.sink)
           if (event.type === "REQUEUE" && settings.sinks[row.sink] === undefined) {
             // Requeued, it would wait for a sink nobody delivers to.
             results.set(id, new IllegalTransition({
@@ -95,7 +95,8 @@ export class OperatorCommands extends Effect.Service<OperatorCommands>()("herald
         return results
       })
 
-    const requeueEvent = (now: number, s: Settings): DeliveryEvent => ({ type: "REQUEUE", now, maxAttempts: s.retry.maxAttempts })
+    // A fresh budget is the sink's own maxAttempts where it has one.
+    const requeueEvent = (now: number, s: Settings, sink: string): DeliveryEvent => ({ type: "REQUEUE", now, maxAttempts: retryOf(s, sink).maxAttempts })
 
     const requeue = Effect.fn("OperatorCommands.requeue")(function* (id: string) {
       const results = yield* writer.transaction(apply([id], requeueEvent))

@@ -10,9 +10,11 @@ import { pullSinkTypes, type Settings } from "../domain/Settings.js"
 import { SinkFailure } from "../domain/Sink.js"
 import { type DeliveryEvent, step } from "../machines/delivery.js"
 import { DeliveryStore } from "./DeliveryStore.js"
-import { claimTransitions, failEvent, policyOf } from "./Dispatcher.js"
+import type { DeliveryRow } from "./DeliveryStore.js"
+import { claimTransitions, failEvent } from "./Dispatcher.js"
 import { toClaimed, toDelivery } from "./internal/domainRows.js"
 import { contextOf, rowAfter, toTransition } from "./internal/transitions.js"
+import { RetrySchedules } from "./RetrySchedules.js"
 import { SettingsStore } from "./SettingsStore.js"
 import { Writer } from "./Writer.js"
 
@@ -47,6 +49,7 @@ export class PullSinks extends Effect.Service<PullSinks>()("herald/PullSinks", {
     const writer = yield* Writer
     const settingsStore = yield* SettingsStore
     const deliveries = yield* DeliveryStore
+    const retrySchedules = yield* RetrySchedules
 
     /** A pull sink's consumer leases up to `limit` due deliveries; two claimers never share one. */
     const claim = Effect.fn("PullSinks.claim")(function* (input: unknown) {
@@ -71,7 +74,7 @@ export class PullSinks extends Effect.Service<PullSinks>()("herald/PullSinks", {
     })
 
     /** Records a pull consumer's outcome, fenced on its lease: a wrong owner or an expired lease is StaleWrite. */
-    const settle = (id: string, owner: string, version: number, eventOf: (now: number, s: Settings) => DeliveryEvent) =>
+    const settle = (id: string, owner: string, version: number, eventOf: (now: number, s: Settings, row: DeliveryRow) => Effect.Effect<DeliveryEvent>) =>
       writer.transaction(Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const settings = yield* settingsStore.get
@@ -86,7 +89,7 @@ export class PullSinks extends Effect.Service<PullSinks>()("herald/PullSinks", {
           return yield* new StaleWrite({ deliveryId, reason: `lease version ${version} is no longer current (now ${row.version}): it was rescued and claimed again; settle the newer claim` })
         }
         if ((row.leaseExpiresAt ?? 0) <= now) return yield* new StaleWrite({ deliveryId, reason: "the lease expired; claim it again" })
-        const s = step(row.status, contextOf(row), eventOf(now, settings))
+        const s = step(row.status, contextOf(row), yield* eventOf(now, settings, row))
         if (s instanceof IllegalTransition) return yield* new IllegalTransition({ ...s, deliveryId })
         const t = toTransition(row, s, now, owner, { startedAt: row.updatedAt, finishedAt: now })
         const written = yield* deliveries.persist([t])
@@ -96,13 +99,13 @@ export class PullSinks extends Effect.Service<PullSinks>()("herald/PullSinks", {
 
     const ack = Effect.fn("PullSinks.ack")(function* (id: string, input: unknown) {
       const req = yield* decodeAck(input)
-      return yield* settle(id, req.owner, req.version, (now) => ({ type: "SUCCEED", now, externalId: req.externalId }))
+      return yield* settle(id, req.owner, req.version, (now) => Effect.succeed({ type: "SUCCEED", now, externalId: req.externalId }))
     })
 
     const nack = Effect.fn("PullSinks.nack")(function* (id: string, input: unknown) {
       const req = yield* decodeNack(input)
       const failure = new SinkFailure({ retryable: req.retryable, code: req.code, message: req.message, ...(req.retryAfterMs !== undefined ? { retryAfterMs: req.retryAfterMs } : {}) })
-      return yield* settle(id, req.owner, req.version, (now, s) => failEvent(Exit.fail(failure), now, policyOf(s)))
+      return yield* settle(id, req.owner, req.version, (now, s, row) => failEvent(retrySchedules, s, row, Exit.fail(failure), now))
     })
 
     return { claim, ack, nack } as const

@@ -7,7 +7,7 @@
 import { Clock, Effect } from "effect"
 import { IllegalTransition } from "../domain/errors.js"
 import { priorityRank, type Priority } from "../domain/Priority.js"
-import { pullSinkTypes, type Settings, type SinkType } from "../domain/Settings.js"
+import { pullSinkTypes, retryOf, type Settings, type SinkType } from "../domain/Settings.js"
 import { step } from "../machines/delivery.js"
 import { DeliveryStore, type NewDelivery, type Transition } from "./DeliveryStore.js"
 import { makeId } from "./internal/ids.js"
@@ -49,7 +49,7 @@ export const planDeliveries = (
       notificationId: n.id,
       sink: route.sink,
       status: skip === null ? "pending" : "skipped",
-      maxAttempts: settings.retry.maxAttempts,
+      maxAttempts: retryOf(settings, route.sink).maxAttempts,
       nextAttemptAt: skip === null ? now : null,
       reason: skip,
       createdAt: now

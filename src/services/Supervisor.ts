@@ -12,10 +12,10 @@ import { step } from "../machines/delivery.js"
 import { Broadcaster } from "./Broadcaster.js"
 import { ChangeLogStore } from "./ChangeLogStore.js"
 import { DeliveryStore, type Transition } from "./DeliveryStore.js"
-import { Dispatcher, policyOf } from "./Dispatcher.js"
+import { Dispatcher } from "./Dispatcher.js"
 import { runForever } from "./internal/loops.js"
-import { cryptoJitter } from "./internal/ids.js"
 import { contextOf, toTransition } from "./internal/transitions.js"
+import { leaseExpiredFailure, RetrySchedules } from "./RetrySchedules.js"
 import { Router } from "./Router.js"
 import { RuntimeConfig } from "./RuntimeConfig.js"
 import { SettingsStore } from "./SettingsStore.js"
@@ -35,6 +35,7 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
     const settingsStore = yield* SettingsStore
     const router = yield* Router
     const dispatcher = yield* Dispatcher
+    const retrySchedules = yield* RetrySchedules
     const { db } = yield* WriterDb
 
     /**
@@ -56,13 +57,18 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
       const next = yield* deliveries.nextLeaseExpiry
       if (next === null || next > (yield* Clock.currentTimeMillis)) return 0
       const settings = yield* settingsStore.get
-      const policy = policyOf(settings)
       return yield* writer.transaction(Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const rows = yield* deliveries.expired(now, 500)
         const transitions: Array<Transition> = []
         for (const row of rows) {
-          const event: DeliveryEvent = { type: "LEASE_EXPIRED", now, jitter: cryptoJitter(), policy }
+          const attempt = row.attempts + 1
+          const maxRescues = retrySchedules.maxRescuesOf(settings, row.sink)
+          // Not stepped when the rescue ends the delivery anyway (budget or poison limit reached).
+          const delayMs = attempt < row.maxAttempts && row.rescues + 1 < maxRescues
+            ? yield* retrySchedules.delayOf(settings, row.sink, row.id, attempt, leaseExpiredFailure)
+            : null
+          const event: DeliveryEvent = { type: "LEASE_EXPIRED", now, delayMs, maxRescues }
           const s = step(row.status, contextOf(row), event)
           if (!(s instanceof IllegalTransition)) transitions.push(toTransition(row, s, now, row.leaseOwner))
         }

@@ -164,4 +164,31 @@ layer(testServer(), { excludeTestServices: true })("HTTP settings: secrets never
         }), { numRuns: 25 }))
       expect(Object.keys((yield* herald.getSettings).sinks)).toEqual(["hook", "chat", "mail", "stdout"])
     }))
+
+  it.effect("a sink's own retry fields are kept and returned, and a bad one answers 400 at sinks.<name>.retry.<field> and changes nothing", () =>
+    Effect.gen(function* () {
+      const herald = yield* Herald
+      const own = { ...document, sinks: { ...document.sinks, desk: { type: "desktop", retry: { maxAttempts: 8, baseMs: 500 } } } }
+      const put = yield* call("PUT", "/v1/settings", { body: own })
+      expect(put.status).toBe(200)
+      expect((yield* call("GET", "/v1/settings")).body.sinks.desk).toEqual({ type: "desktop", enabled: true, retry: { maxAttempts: 8, baseMs: 500 } })
+      const before = yield* herald.getSettings
+      const bad = [
+        [{ maxAttempts: 0 }, "maxAttempts"],
+        [{ maxAttempts: 1_001 }, "maxAttempts"],
+        [{ baseMs: 1.5 }, "baseMs"],
+        [{ factor: 11 }, "factor"],
+        [{ capMs: -1 }, "capMs"],
+        [{ maxRescues: "3" }, "maxRescues"],
+        // Combined with the global retry (capMs 60 s), a sink's baseMs above it is refused at its own field.
+        [{ baseMs: 120_000 }, "baseMs"],
+        [{ capMs: 500 }, "capMs"]
+      ] as const
+      for (const [retry, field] of bad) {
+        const answer = yield* call("PUT", "/v1/settings", { body: { ...document, sinks: { ...document.sinks, hook: { ...document.sinks.hook, retry } } } })
+        expect(answer.status, JSON.stringify(retry)).toBe(400)
+        expect(answer.body.path, JSON.stringify(retry)).toBe(`sinks.hook.retry.${field}`)
+      }
+      expect(yield* herald.getSettings).toEqual(before)
+    }))
 })

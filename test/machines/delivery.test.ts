@@ -5,6 +5,7 @@ import { IllegalTransition } from "../../src/domain/errors.js"
 import {
   backoffCeilingMs,
   backoffFloorMs,
+  backoffMs,
   type DeliveryContext,
   type DeliveryEvent,
   type RetryPolicy,
@@ -14,7 +15,7 @@ import {
   type Stepped
 } from "../../src/machines/delivery.js"
 
-const policy: RetryPolicy = { baseMs: 10_000, factor: 2, capMs: 3_600_000, maxRescues: 3 }
+const policy: RetryPolicy = { baseMs: 10_000, factor: 2, capMs: 3_600_000 }
 const fresh: DeliveryContext = {
   attempts: 0, maxAttempts: 5, rescues: 0, leaseOwner: null, leaseExpiresAt: null,
   lastErrorCode: null, lastError: null, externalId: null, reason: null
@@ -24,8 +25,9 @@ const leasedCtx: DeliveryContext = { ...fresh, leaseOwner: "w1", leaseExpiresAt:
 const events: Record<DeliveryEvent["type"], DeliveryEvent> = {
   CLAIM: { type: "CLAIM", now: 10_000, owner: "w1", leaseMs: 30_000 },
   SUCCEED: { type: "SUCCEED", now: 11_000, externalId: "ext-1" },
-  FAIL: { type: "FAIL", now: 11_000, jitter: 0.5, policy, retryable: true, code: "http_500", message: "boom" },
-  LEASE_EXPIRED: { type: "LEASE_EXPIRED", now: 40_000, jitter: 0.5, policy },
+  // The runtime reads these delays from the sink's retry Schedule: backoff of attempt 1 at jitter 0.5.
+  FAIL: { type: "FAIL", now: 11_000, delayMs: backoffMs(policy, 1, 0.5), retryable: true, code: "http_500", message: "boom" },
+  LEASE_EXPIRED: { type: "LEASE_EXPIRED", now: 40_000, delayMs: backoffMs(policy, 1, 0.5), maxRescues: 3 },
   DUE: { type: "DUE", now: 50_000 },
   REQUEUE: { type: "REQUEUE", now: 60_000 },
   CANCEL: { type: "CANCEL", now: 70_000, reason: "operator" },
@@ -99,6 +101,22 @@ describe("delivery machine", () => {
     expect(r.context.reason).toContain("attempt budget spent (5 of 5)")
   })
 
+  it("a retryable FAIL or an expired lease whose retry Schedule has ended goes dead and says the schedule ended", () => {
+    const fail = ok(step("leased", { ...leasedCtx, attempts: 1 }, { ...events.FAIL, delayMs: null } as DeliveryEvent))
+    expect(fail.status).toBe("dead")
+    expect(fail.context.reason).toBe("retry schedule ended after 2 attempt(s)")
+    expect(fail.attempt).toMatchObject({ outcome: "failed", nextAttemptAt: null })
+    const rescued = ok(step("leased", leasedCtx, { ...events.LEASE_EXPIRED, delayMs: null } as DeliveryEvent))
+    expect(rescued.status).toBe("dead")
+    expect(rescued.context.reason).toBe("retry schedule ended after 1 attempt(s)")
+  })
+
+  it("the delay on the event decides the next attempt, whatever it is", () => {
+    const r = ok(step("leased", leasedCtx, { ...events.FAIL, delayMs: 123_456 } as DeliveryEvent))
+    expect(r.schedule!.atMs).toBe(11_000 + 123_456)
+    expect(r.attempt).toMatchObject({ waitReason: "backoff", nextAttemptAt: 11_000 + 123_456 })
+  })
+
   it("an expired lease counts as a failed attempt and waits a backoff, never an immediate re-run", () => {
     const r = ok(step("leased", leasedCtx, events.LEASE_EXPIRED))
     expect(r.status).toBe("retry_wait")
@@ -161,19 +179,30 @@ describe("delivery machine", () => {
 const policyArb = fc.record({
   baseMs: fc.integer({ min: 1, max: 100_000 }),
   factor: fc.double({ min: 1, max: 10, noNaN: true }),
-  capMs: fc.integer({ min: 100_000, max: 10_000_000 }),
-  maxRescues: fc.integer({ min: 1, max: 10 })
+  capMs: fc.integer({ min: 100_000, max: 10_000_000 })
 })
-const eventArb = (p: RetryPolicy): fc.Arbitrary<DeliveryEvent> =>
+const jitterArb = fc.double({ min: 0, max: 0.9999999, noNaN: true })
+/** FAIL and LEASE_EXPIRED come with a jitter; `withDelay` turns it into the delay the runtime would pass. */
+type ArbEvent =
+  | Exclude<DeliveryEvent, { type: "FAIL" | "LEASE_EXPIRED" }>
+  | (Omit<Extract<DeliveryEvent, { type: "FAIL" }>, "delayMs"> & { readonly jitter: number })
+  | (Omit<Extract<DeliveryEvent, { type: "LEASE_EXPIRED" }>, "delayMs" | "maxRescues"> & { readonly jitter: number })
+const withDelay = (p: RetryPolicy, context: DeliveryContext, e: ArbEvent): DeliveryEvent => {
+  if (e.type !== "FAIL" && e.type !== "LEASE_EXPIRED") return e
+  const { jitter, ...rest } = e
+  const delayMs = backoffMs(p, context.attempts + 1, jitter)
+  return rest.type === "FAIL" ? { ...rest, delayMs } : { ...rest, delayMs, maxRescues: 3 }
+}
+const eventArb = (): fc.Arbitrary<ArbEvent> =>
   fc.oneof(
     fc.record({ type: fc.constant("CLAIM" as const), now: fc.nat(), owner: fc.constantFrom("a", "b"), leaseMs: fc.integer({ min: 1_000, max: 60_000 }) }),
     fc.record({ type: fc.constant("SUCCEED" as const), now: fc.nat() }),
     fc.record({
-      type: fc.constant("FAIL" as const), now: fc.nat(), jitter: fc.double({ min: 0, max: 0.9999999, noNaN: true }),
-      policy: fc.constant(p), retryable: fc.boolean(), code: fc.constant("e"), message: fc.constant("m"),
+      type: fc.constant("FAIL" as const), now: fc.nat(), jitter: jitterArb,
+      retryable: fc.boolean(), code: fc.constant("e"), message: fc.constant("m"),
       retryAfterMs: fc.option(fc.nat({ max: 100_000_000 }), { nil: undefined })
     }),
-    fc.record({ type: fc.constant("LEASE_EXPIRED" as const), now: fc.nat(), jitter: fc.double({ min: 0, max: 0.9999999, noNaN: true }), policy: fc.constant(p) }),
+    fc.record({ type: fc.constant("LEASE_EXPIRED" as const), now: fc.nat(), jitter: jitterArb }),
     fc.record({ type: fc.constant("DUE" as const), now: fc.nat() }),
     fc.record({ type: fc.constant("REQUEUE" as const), now: fc.nat() }),
     fc.record({ type: fc.constant("CANCEL" as const), now: fc.nat(), reason: fc.constant("r") }),
@@ -185,11 +214,12 @@ describe("delivery machine invariants (any event sequence)", () => {
   it("attempts never exceed the budget, sent absorbs everything, REQUEUE resets the budget, delays stay in bounds", () => {
     fc.assert(
       fc.property(
-        policyArb.chain((p) => fc.tuple(fc.constant(p), fc.integer({ min: 1, max: 8 }), fc.array(eventArb(p), { maxLength: 60 }))),
+        policyArb.chain((p) => fc.tuple(fc.constant(p), fc.integer({ min: 1, max: 8 }), fc.array(eventArb(), { maxLength: 60 }))),
         ([p, maxAttempts, seq]) => {
           let status: DeliveryStatus = "pending"
           let context: DeliveryContext = { ...fresh, maxAttempts }
-          for (const e of seq) {
+          for (const arb of seq) {
+            const e = withDelay(p, context, arb)
             const r = step(status, context, e)
             if (status === "sent") {
               expect(r).toBeInstanceOf(IllegalTransition)

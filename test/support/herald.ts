@@ -22,9 +22,12 @@ export const memorySettings = {
   leaseMs: 10_000
 } as const
 
+/** What a test may add to the config besides the database and the runtime tuning. */
+export type ExtraConfig = Omit<HeraldConfig, "database" | "runtime">
+
 /** The runtime on `database`; background fibers run under the test's clock. */
-export const heraldLayer = (database: string, runtime: HeraldConfig["runtime"] = {}) =>
-  Herald.layer({ database, runtime: { feedPollMs: 50, ...runtime } })
+export const heraldLayer = (database: string, runtime: HeraldConfig["runtime"] = {}, extra: ExtraConfig = {}) =>
+  Herald.layer({ ...extra, database, runtime: { feedPollMs: 50, ...runtime } })
 
 /**
  * Waits until `check` holds by yielding to the runtime's other fibers (and to Node's I/O),
@@ -61,14 +64,15 @@ export const stays = <A, E, R>(check: Effect.Effect<A, E, R>, ok: (a: A) => bool
     }
   })
 
-export const provideHerald = <A, E, R>(database: string, effect: Effect.Effect<A, E, R>, runtime?: HeraldConfig["runtime"]) =>
-  Effect.scoped(Effect.provide(effect, Layer.fresh(heraldLayer(database, runtime))))
+export const provideHerald = <A, E, R>(database: string, effect: Effect.Effect<A, E, R>, runtime?: HeraldConfig["runtime"], extra?: ExtraConfig) =>
+  Effect.scoped(Effect.provide(effect, Layer.fresh(heraldLayer(database, runtime, extra))))
 
 /** Runs `body` against a fresh Herald on a temp file, configured with `settings` first. */
 export const withHerald = <A, E, R>(
   body: (herald: Herald["Type"]) => Effect.Effect<A, E, R>,
   runtime?: HeraldConfig["runtime"],
-  settings: unknown = memorySettings
+  settings: unknown = memorySettings,
+  extra?: ExtraConfig
 ) =>
   Effect.gen(function* () {
     const db = yield* tempDb
@@ -76,7 +80,7 @@ export const withHerald = <A, E, R>(
       const herald = yield* Herald
       yield* herald.putSettings(settings)
       return yield* body(herald)
-    }), runtime)
+    }), runtime, extra)
   })
 
 /**

@@ -52,9 +52,3 @@ export const makeId = (prefix: string, nowMs: number): string => {
   for (let i = 0; i < digits.length; i++) rand += alphabet[digits[i]!]
   return `${prefix}_${time}${rand}`
 }
-
-/** Uniform in [0, 1) from the crypto pool: the jitter that FAIL and LEASE_EXPIRED carry. */
-export const cryptoJitter = (): number => {
-  const hi = (randomByte() << 16) | (randomByte() << 8) | randomByte()
-  return hi / 0x1000000
-}
