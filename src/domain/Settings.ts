@@ -10,6 +10,12 @@ const PositiveInt = Schema.Int.pipe(Schema.positive({ message: () => "must be a 
 const enabled = Schema.optionalWith(Schema.Boolean, { default: () => true })
 /** At most this many calls to the sink at once, from one Herald process; absent: only the process-wide bound. */
 const concurrency = Schema.optional(PositiveInt.pipe(Schema.lessThanOrEqualTo(10_000)))
+/** A token bucket per Herald process: `perSecond` calls a second on average, `burst` at once after a quiet spell. */
+export const RateLimit = Schema.Struct({
+  perSecond: Schema.Number.pipe(Schema.greaterThan(0, { message: () => "must be a number of calls a second greater than 0" }), Schema.lessThanOrEqualTo(100_000)),
+  burst: Schema.optional(PositiveInt.pipe(Schema.lessThanOrEqualTo(100_000)))
+})
+const rateLimit = Schema.optional(RateLimit)
 
 const retryFields = {
   maxAttempts: PositiveInt.pipe(Schema.lessThanOrEqualTo(1_000)),
@@ -45,6 +51,7 @@ export const WebhookSink = Schema.Struct({
   type: Schema.Literal("webhook"),
   enabled,
   concurrency,
+  rateLimit,
   retry,
   url: HttpUrl,
   secret: Schema.optional(Schema.String),
@@ -55,6 +62,7 @@ export const SlackSink = Schema.Struct({
   type: Schema.Literal("slack"),
   enabled,
   concurrency,
+  rateLimit,
   retry,
   url: HttpUrl,
   allowPrivateNetwork: Schema.optionalWith(Schema.Boolean, { default: () => false })
@@ -63,6 +71,7 @@ export const EmailSink = Schema.Struct({
   type: Schema.Literal("email"),
   enabled,
   concurrency,
+  rateLimit,
   retry,
   host: Schema.String.pipe(Schema.minLength(1)),
   port: Schema.Int.pipe(Schema.between(1, 65_535)),
@@ -75,9 +84,9 @@ export const EmailSink = Schema.Struct({
 /** A pull sink: an external app (the desktop) claims its deliveries over the API. */
 export const DesktopSink = Schema.Struct({ type: Schema.Literal("desktop"), enabled, retry })
 /** One JSON line per delivery, to stdout or to `path`. */
-export const LogSink = Schema.Struct({ type: Schema.Literal("log"), enabled, concurrency, retry, path: Schema.optional(Schema.String) })
+export const LogSink = Schema.Struct({ type: Schema.Literal("log"), enabled, concurrency, rateLimit, retry, path: Schema.optional(Schema.String) })
 /** Deliveries handed to the embedding program in memory (see MemorySink). */
-export const MemorySinkConfig = Schema.Struct({ type: Schema.Literal("memory"), enabled, concurrency, retry })
+export const MemorySinkConfig = Schema.Struct({ type: Schema.Literal("memory"), enabled, concurrency, rateLimit, retry })
 
 export const SinkConfig = Schema.Union(WebhookSink, SlackSink, EmailSink, DesktopSink, LogSink, MemorySinkConfig)
 export type SinkConfig = typeof SinkConfig.Type
@@ -86,6 +95,13 @@ export type SinkType = SinkConfig["type"]
 /** The sink's own bound on calls under way at once (push sinks only). */
 export const concurrencyOf = (config: SinkConfig | undefined): number =>
   config !== undefined && "concurrency" in config && config.concurrency !== undefined ? config.concurrency : Infinity
+
+/** The sink's token bucket, if it has a `rateLimit` (push sinks only); `burst` defaults to one second's worth, at least 1. */
+export const rateOf = (config: SinkConfig | undefined): { readonly perSecond: number; readonly burst: number } | undefined => {
+  if (config === undefined || !("rateLimit" in config) || config.rateLimit === undefined) return undefined
+  const { perSecond, burst } = config.rateLimit
+  return { perSecond, burst: burst ?? Math.max(1, Math.ceil(perSecond)) }
+}
 
 /** Sink types that the dispatcher does not push to: their consumers claim over the API. */
 export const pullSinkTypes: ReadonlySet<SinkType> = new Set(["desktop"])

@@ -7,7 +7,7 @@
  */
 import { Cause, Clock, Duration, Effect, Exit, type Fiber, FiberSet, Option, Queue } from "effect"
 import { IllegalTransition } from "../domain/errors.js"
-import { concurrencyOf, pullSinkTypes, type Settings } from "../domain/Settings.js"
+import { concurrencyOf, pullSinkTypes, rateOf, type Settings } from "../domain/Settings.js"
 import type { SinkDelivery, SinkReceipt } from "../domain/Sink.js"
 import { SinkFailure } from "../domain/Sink.js"
 import { type DeliveryEvent, step, stepAll, type Stepped } from "../machines/delivery.js"
@@ -18,6 +18,7 @@ import { contextOf, rowAfter, toTransition } from "./internal/transitions.js"
 import { nextTurn } from "./internal/Batcher.js"
 import { runPooled } from "./internal/pool.js"
 import { busyBackoff, runForever } from "./internal/loops.js"
+import { available, type Bucket, nextTokenAt, refill, spend } from "./internal/TokenBucket.js"
 import { makeWakeup } from "./internal/Wakeup.js"
 import { RetrySchedules } from "./RetrySchedules.js"
 import { Router } from "./Router.js"
@@ -144,8 +145,39 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       if (n > 0) inHand.set(row.sink, n)
       else inHand.delete(row.sink)
     }
-    /** How many more deliveries of `sink` may be taken in hand now: its `concurrency` less those held. */
-    const roomOf = (settings: Settings, sink: string) => concurrencyOf(settings.sinks[sink]) - (inHand.get(sink) ?? 0)
+    /** Each rate-limited sink's token bucket; a delivery taken in hand spends a token. */
+    const buckets = new Map<string, Bucket>()
+    const bucketOf = (settings: Settings, sink: string, now: number) => {
+      const rate = rateOf(settings.sinks[sink])
+      if (rate === undefined) return undefined
+      const bucket = refill(buckets.get(sink), rate, now)
+      buckets.set(sink, bucket)
+      return { bucket, rate }
+    }
+    /**
+     * How many more deliveries of `sink` may be taken in hand now: its `concurrency` less those
+     * held, and no more than its rate limit's whole tokens. A delivery held back by either waits
+     * `pending`, unclaimed: no attempt, no lease.
+     */
+    const roomOf = (settings: Settings, sink: string, now: number) => {
+      const free = concurrencyOf(settings.sinks[sink]) - (inHand.get(sink) ?? 0)
+      const limited = bucketOf(settings, sink, now)
+      return limited === undefined ? free : Math.min(free, available(limited.bucket))
+    }
+    /** Spends `n` tokens of a rate-limited sink. */
+    const spendOn = (sink: string, n: number) => {
+      const bucket = buckets.get(sink)
+      if (bucket !== undefined && n > 0) buckets.set(sink, spend(bucket, n))
+    }
+    /** When the first of these sinks' rate limits gives a token again (Infinity: none is limited now). */
+    const nextTokenOf = (settings: Settings, names: ReadonlyArray<string>, now: number) => {
+      let at = Infinity
+      for (const name of names) {
+        const limited = bucketOf(settings, name, now)
+        if (limited !== undefined && available(limited.bucket) < 1) at = Math.min(at, nextTokenAt(limited.bucket, limited.rate))
+      }
+      return at
+    }
     const outcomes = yield* Queue.unbounded<Outcome>()
     const calls = yield* FiberSet.make<void, never>()
     /**
@@ -171,9 +203,9 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
         const perSink = Math.max(1, Math.ceil(Math.min(room, config.claimBatch) / names.length))
         const claimed: Array<Claimed> = []
         for (const name of names) {
-          const take = Math.min(perSink, roomOf(settings, name))
+          const take = Math.min(perSink, roomOf(settings, name, now))
           if (take <= 0) {
-            // At its concurrency: due deliveries may be waiting, so new ones must queue behind them.
+            // At its concurrency or rate: due deliveries may be waiting, so new ones must queue behind them.
             caughtUp.delete(name)
             continue
           }
@@ -186,6 +218,7 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
               const before = byId.get(t.id)!
               if (written.has(t.id)) claimed.push({ ...rowAfter(before, t), dueAt: before.nextAttemptAt ?? now })
             }
+            spendOn(name, written.size)
           }
           // Caught up: what still waits for this sink is due later (read after the claim, in its transaction).
           if (rows.length < take) caughtUp.set(name, (yield* store.nextDueAtOf(name)) ?? Infinity)
@@ -372,7 +405,7 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       const candidates: Array<ClaimRow> = []
       for (const d of planned) {
         if (d.status !== "pending" || !names.has(d.sink)) continue
-        const left = sinkRoom.get(d.sink) ?? roomOf(settings, d.sink)
+        const left = sinkRoom.get(d.sink) ?? roomOf(settings, d.sink, now)
         if (room <= 0 || left <= 0) {
           caughtUp.delete(d.sink) // this one waits as pending: later ones must queue behind it
           names.delete(d.sink)
@@ -391,6 +424,8 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
         })
       }
       if (candidates.length === 0) return { rows: planned, claimed: [] }
+      // Spent now, though the enqueue may still roll back: a token lost errs on the side of the limit.
+      for (const c of candidates) spendOn(c.sink, 1)
       const byId = new Map(candidates.map((c) => [c.id, c]))
       const claimed = new Map<string, Claimed>()
       for (const t of claimTransitions(candidates, config.owner, settings.leaseMs, now)) claimed.set(t.id, { ...rowAfter(byId.get(t.id)!, t), dueAt: now })
@@ -404,14 +439,15 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
     }
 
     /**
-     * Sleeps until the earliest due time of the push sinks that have room, or until new work is
-     * announced; with some sinks at their concurrency, also until a call of theirs settles.
+     * Sleeps until the earliest due time of the push sinks that have room (or until `wakeAt`, when
+     * a rate-limited sink gets a token), or until new work is announced; with some sinks at their
+     * concurrency, also until a call of theirs settles.
      */
-    const idle = (names: ReadonlyArray<string>, seen: number, freedSeen: number, someFull: boolean) =>
+    const idle = (names: ReadonlyArray<string>, seen: number, freedSeen: number, someFull: boolean, wakeAt: number) =>
       Effect.gen(function* () {
-        const next = yield* Effect.orDie(store.nextDueAt(names))
+        const next = Math.min((yield* Effect.orDie(store.nextDueAt(names))) ?? Infinity, wakeAt)
         const now = yield* Clock.currentTimeMillis
-        const wait = Duration.millis(next === null ? 60_000 : Math.max(1, Math.min(60_000, next - now)))
+        const wait = Duration.millis(next === Infinity ? 60_000 : Math.max(1, Math.min(60_000, next - now)))
         yield* someFull ? Effect.raceFirst(work.waitAfter(seen, wait), freed.waitAfter(freedSeen, wait)) : work.waitAfter(seen, wait)
       })
 
@@ -422,17 +458,20 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       const all = pushSinks(settings)
       const room = config.maxInFlight - inFlight.size
       if (all.length === 0) return yield* work.waitAfter(seen, "60 seconds")
-      const names = all.filter((name) => roomOf(settings, name) > 0)
+      const now = yield* Clock.currentTimeMillis
+      const names = all.filter((name) => roomOf(settings, name, now) > 0)
+      const tokenAt = nextTokenOf(settings, all, now)
       if (room <= 0 || names.length === 0) {
-        // Nothing may be taken in hand until a call settles; a settings change (a higher limit) is work too.
+        // Nothing may be taken in hand until a call settles or a token comes; a settings change (a higher limit) is work too.
         for (const name of all) caughtUp.delete(name)
-        return yield* Effect.raceFirst(freed.waitAfter(freedSeen, "1 second"), work.waitAfter(seen, "1 second"))
+        const wait = Duration.millis(Math.max(1, Math.min(1_000, tokenAt - now)))
+        return yield* Effect.raceFirst(freed.waitAfter(freedSeen, wait), work.waitAfter(seen, wait))
       }
       for (const name of all) if (!names.includes(name)) caughtUp.delete(name)
       yield* nextTurn // let the enqueues already under way commit, so one claim takes them together
       // Uninterruptible from claim to hand-off: rows claimed at shutdown are delivered, not orphaned as leased.
       const claimed = yield* Effect.uninterruptible(Effect.tap(claimDue(settings, names, room), (rows) => adopt(rows, settings)))
-      if (claimed.length === 0) yield* idle(names, seen, freedSeen, names.length < all.length)
+      if (claimed.length === 0) yield* idle(names, seen, freedSeen, names.length < all.length, tokenAt)
     })
 
     /** The shortest deadline any push sink's call can get: a call not yet started ends no earlier than now plus this. */
