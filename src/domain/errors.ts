@@ -30,6 +30,22 @@ export class IllegalTransition extends Schema.TaggedError<IllegalTransition>()("
   }
 }
 
+/**
+ * An event that does not apply in a sink's circuit breaker state. Its own class, not an
+ * IllegalTransition: that one names a delivery (its id and message), is public API that
+ * callers match on, and the dispatcher treats it as a delivery's refusal.
+ */
+export class CircuitTransitionRefused extends Schema.TaggedError<CircuitTransitionRefused>()("CircuitTransitionRefused", {
+  sink: Schema.optional(Schema.String),
+  state: Schema.String,
+  event: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `${this.event} does not apply to a ${this.state} circuit${this.sink ? ` (sink ${this.sink})` : ""}: ${this.reason}`
+  }
+}
+
 /** A write lost a compare-and-set: the row moved on (another worker, a rescue, an operator). */
 export class StaleWrite extends Schema.TaggedError<StaleWrite>()("StaleWrite", {
   deliveryId: DeliveryId,
