@@ -8,6 +8,15 @@ import { call, eventually, openSse, TestServer, testServer, useDesktopSink } fro
 const enqueue = (n: number) =>
   Effect.flatMap(Herald, (h) => h.enqueueMany(Array.from({ length: n }, (_, i) => ({ kind: "consumers", title: `t${i}` }))))
 
+/** Ten notifications' changes on a desktop sink: the feed's newest seq before (`start`) and after (`end`). */
+const tenNewChanges = Effect.gen(function* () {
+  yield* useDesktopSink
+  const herald = yield* Herald
+  const start = yield* herald.latestSeq
+  yield* enqueue(10)
+  return { start, end: yield* herald.latestSeq }
+})
+
 /** The changes a stream gives until it reaches `end`. */
 const readUntil = (path: string, end: number, headers: Record<string, string> = {}) =>
   Effect.gen(function* () {
@@ -23,11 +32,7 @@ const range = (from: number, to: number) => Array.from({ length: to - from + 1 }
 layer(testServer(), { excludeTestServices: true })("durable consumers over HTTP", (it) => {
   it.effect("PUT /v1/consumers/:name commits an offset, and GET /v1/events?consumer= resumes after it with no gap and no duplicate", () =>
     Effect.gen(function* () {
-      yield* useDesktopSink
-      const herald = yield* Herald
-      const start = yield* herald.latestSeq
-      yield* enqueue(10)
-      const end = yield* herald.latestSeq
+      const { start, end } = yield* tenNewChanges
       const put = yield* call("PUT", "/v1/consumers/app", { body: { seq: start + 5 } })
       expect(put.status).toBe(200)
       expect(put.body).toMatchObject({ name: "app", seq: start + 5, lag: end - start - 5 })
@@ -36,11 +41,7 @@ layer(testServer(), { excludeTestServices: true })("durable consumers over HTTP"
 
   it.effect("Last-Event-ID wins over the stored offset, which wins over ?after=; an unknown consumer starts at ?after=", () =>
     Effect.gen(function* () {
-      yield* useDesktopSink
-      const herald = yield* Herald
-      const start = yield* herald.latestSeq
-      yield* enqueue(10)
-      const end = yield* herald.latestSeq
+      const { start, end } = yield* tenNewChanges
       yield* call("PUT", "/v1/consumers/precedence", { body: { seq: start + 5 } })
       expect((yield* readUntil(`/v1/events?consumer=precedence&after=${start}`, end))[0]).toBe(start + 6)
       expect((yield* readUntil(`/v1/events?consumer=precedence&after=${start}`, end, { "last-event-id": String(start + 8) }))[0]).toBe(start + 9)
