@@ -45,6 +45,10 @@ export type AttemptOutcome = typeof AttemptOutcome.Type
 export const WaitReason = Schema.Literal("backoff", "retry_after")
 export type WaitReason = typeof WaitReason.Type
 
+/** What held an attempt back after it was due, without spending an attempt: the sink's rate limit or its open circuit. */
+export const HeldBy = Schema.Literal("rate_limited", "circuit_open")
+export type HeldBy = typeof HeldBy.Type
+
 export class DeliveryAttempt extends Schema.Class<DeliveryAttempt>("DeliveryAttempt")({
   deliveryId: DeliveryId,
   attempt: Schema.Number,
@@ -57,7 +61,9 @@ export class DeliveryAttempt extends Schema.Class<DeliveryAttempt>("DeliveryAtte
   finishedAt: Schema.Number,
   durationMs: Schema.NullOr(Schema.Number),
   nextAttemptAt: Schema.NullOr(Schema.Number),
-  waitReason: Schema.NullOr(WaitReason)
+  waitReason: Schema.NullOr(WaitReason),
+  /** Why this attempt started later than it was due (null: it went out when due). Not an attempt of its own. */
+  heldBy: Schema.NullOr(HeldBy)
 }) {}
 
 /** Filters for listing deliveries; `after` is the keyset cursor (the last id of the previous page). */

@@ -16,6 +16,21 @@ export const RateLimit = Schema.Struct({
   burst: Schema.optional(PositiveInt.pipe(Schema.lessThanOrEqualTo(100_000)))
 })
 const rateLimit = Schema.optional(RateLimit)
+/**
+ * A circuit breaker: after `failureThreshold` retryable failures in a row the sink is open and
+ * its deliveries wait without spending attempts; after `cooldownMs` one probe goes out. Each
+ * failed probe multiplies the cooldown by `factor`, up to `maxCooldownMs`.
+ */
+export const CircuitSettings = Schema.Struct({
+  failureThreshold: PositiveInt.pipe(Schema.lessThanOrEqualTo(1_000)),
+  cooldownMs: PositiveInt.pipe(Schema.between(100, 86_400_000, { message: () => "must be between 100 and 86400000 milliseconds" })),
+  maxCooldownMs: Schema.optional(PositiveInt.pipe(Schema.lessThanOrEqualTo(86_400_000))),
+  factor: Schema.optional(Schema.Number.pipe(Schema.between(1, 10)))
+}).pipe(Schema.filter((c) =>
+  c.maxCooldownMs === undefined || c.maxCooldownMs >= c.cooldownMs || { path: ["maxCooldownMs"], message: "must be at least cooldownMs" }
+))
+export type CircuitSettings = typeof CircuitSettings.Type
+const circuit = Schema.optional(CircuitSettings)
 
 const retryFields = {
   maxAttempts: PositiveInt.pipe(Schema.lessThanOrEqualTo(1_000)),
@@ -53,6 +68,7 @@ export const WebhookSink = Schema.Struct({
   concurrency,
   rateLimit,
   retry,
+  circuit,
   url: HttpUrl,
   secret: Schema.optional(Schema.String),
   timeoutMs: Schema.optionalWith(PositiveInt.pipe(Schema.lessThanOrEqualTo(120_000)), { default: () => 10_000 }),
@@ -64,6 +80,7 @@ export const SlackSink = Schema.Struct({
   concurrency,
   rateLimit,
   retry,
+  circuit,
   url: HttpUrl,
   allowPrivateNetwork: Schema.optionalWith(Schema.Boolean, { default: () => false })
 })
@@ -73,6 +90,7 @@ export const EmailSink = Schema.Struct({
   concurrency,
   rateLimit,
   retry,
+  circuit,
   host: Schema.String.pipe(Schema.minLength(1)),
   port: Schema.Int.pipe(Schema.between(1, 65_535)),
   secure: Schema.optionalWith(Schema.Boolean, { default: () => false }),
@@ -84,9 +102,9 @@ export const EmailSink = Schema.Struct({
 /** A pull sink: an external app (the desktop) claims its deliveries over the API. */
 export const DesktopSink = Schema.Struct({ type: Schema.Literal("desktop"), enabled, retry })
 /** One JSON line per delivery, to stdout or to `path`. */
-export const LogSink = Schema.Struct({ type: Schema.Literal("log"), enabled, concurrency, rateLimit, retry, path: Schema.optional(Schema.String) })
+export const LogSink = Schema.Struct({ type: Schema.Literal("log"), enabled, concurrency, rateLimit, retry, circuit, path: Schema.optional(Schema.String) })
 /** Deliveries handed to the embedding program in memory (see MemorySink). */
-export const MemorySinkConfig = Schema.Struct({ type: Schema.Literal("memory"), enabled, concurrency, rateLimit, retry })
+export const MemorySinkConfig = Schema.Struct({ type: Schema.Literal("memory"), enabled, concurrency, rateLimit, retry, circuit })
 
 export const SinkConfig = Schema.Union(WebhookSink, SlackSink, EmailSink, DesktopSink, LogSink, MemorySinkConfig)
 export type SinkConfig = typeof SinkConfig.Type
@@ -101,6 +119,18 @@ export const rateOf = (config: SinkConfig | undefined): { readonly perSecond: nu
   if (config === undefined || !("rateLimit" in config) || config.rateLimit === undefined) return undefined
   const { perSecond, burst } = config.rateLimit
   return { perSecond, burst: burst ?? Math.max(1, Math.ceil(perSecond)) }
+}
+
+/** The sink's breaker policy with its defaults filled in (factor 2, at most ten minutes or cooldownMs), or null without one. */
+export const circuitPolicyOf = (config: SinkConfig | undefined): {
+  readonly failureThreshold: number
+  readonly cooldownMs: number
+  readonly maxCooldownMs: number
+  readonly factor: number
+} | null => {
+  if (config === undefined || !("circuit" in config) || config.circuit === undefined) return null
+  const { failureThreshold, cooldownMs, maxCooldownMs, factor } = config.circuit
+  return { failureThreshold, cooldownMs, maxCooldownMs: maxCooldownMs ?? Math.max(cooldownMs, 600_000), factor: factor ?? 2 }
 }
 
 /** Sink types that the dispatcher does not push to: their consumers claim over the API. */

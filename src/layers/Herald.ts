@@ -21,6 +21,8 @@ import {
 } from "../domain/errors.js"
 import { Broadcaster } from "../services/Broadcaster.js"
 import { ChangeLogStore } from "../services/ChangeLogStore.js"
+import { CircuitStore } from "../services/CircuitStore.js"
+import { Circuits } from "../services/Circuits.js"
 import { DeliveryStore } from "../services/DeliveryStore.js"
 import { Dispatcher } from "../services/Dispatcher.js"
 import { DurableConsumers, type DurableOptions } from "../services/DurableConsumers.js"
@@ -31,6 +33,7 @@ import { PullSinks } from "../services/PullSinks.js"
 import { HistoryRetention } from "../services/HistoryRetention.js"
 import { HistoryStore } from "../services/HistoryStore.js"
 import { Retention } from "../services/Retention.js"
+import { SinkStatuses } from "../services/SinkStatuses.js"
 import { SinkTester } from "../services/SinkTester.js"
 import { type RetrySchedule, RetrySchedules } from "../services/RetrySchedules.js"
 import { Router } from "../services/Router.js"
@@ -86,6 +89,7 @@ const make = Effect.gen(function* () {
   const { requeue, requeueMany, cancel } = yield* OperatorCommands
   const { claim, ack, nack } = yield* PullSinks
   const sinkTester = yield* SinkTester
+  const sinkStatuses = yield* SinkStatuses
   const consumers = yield* DurableConsumers
   const writer = yield* Writer
   /** Called inside a transaction of another @effect/sql client, Herald still uses its own connections. */
@@ -169,6 +173,12 @@ const make = Effect.gen(function* () {
     /** Sends a made-up notification through the named sink now and says what happened; stores nothing. */
     testSink: isolated(sinkTester.test),
     nack: isolated(nack),
+    /** Every sink of the settings with its circuit, queue, leases and last error. */
+    listSinks: isolated(sinkStatuses.list),
+    /** One sink's status; SinkNotFound for a name the settings do not have. */
+    getSink: isolated(sinkStatuses.get),
+    /** Closes the sink's circuit by hand (POST /v1/sinks/:name/reset); its held deliveries go out at once. */
+    resetCircuit: isolated(sinkStatuses.reset),
     getSettings: writer.isolate(getSettings),
     putSettings: isolated(putSettings),
     stats: isolated(stats),
@@ -207,11 +217,12 @@ const heraldLayer = (config: HeraldConfig) => {
     DeliveryStore.Default,
     ChangeLogStore.Default,
     HistoryStore.Default,
+    CircuitStore.Default,
     Sinks.layer
   ).pipe(Layer.provideMerge(base))
-  const routing = Layer.mergeAll(Router.Default, Broadcaster.Default).pipe(Layer.provideMerge(stores))
+  const routing = Layer.mergeAll(Router.Default, Broadcaster.Default, Circuits.Default).pipe(Layer.provideMerge(stores))
   const supervised = Supervisor.Default.pipe(Layer.provideMerge(Dispatcher.Default.pipe(Layer.provideMerge(routing))))
-  const commands = Layer.mergeAll(Enqueuer.Default, OperatorCommands.Default, PullSinks.Default, SinkTester.Default, DurableConsumers.Default).pipe(Layer.provideMerge(supervised))
+  const commands = Layer.mergeAll(Enqueuer.Default, OperatorCommands.Default, PullSinks.Default, SinkTester.Default, SinkStatuses.Default, DurableConsumers.Default).pipe(Layer.provideMerge(supervised))
   const runtime = Layer.mergeAll(Retention.Default, HistoryRetention.Default).pipe(Layer.provideMerge(commands))
   return Layer.effect(Herald, make).pipe(Layer.provideMerge(runtime))
 }

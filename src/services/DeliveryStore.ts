@@ -7,7 +7,7 @@
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Option, Schema } from "effect"
 import { Delivery, DeliveryAttempt, type DeliveryFilter, type DeliveryStatus } from "../domain/Delivery.js"
-import type { AttemptOutcome, WaitReason } from "../domain/Delivery.js"
+import type { AttemptOutcome, HeldBy, WaitReason } from "../domain/Delivery.js"
 import type { Priority } from "../domain/Priority.js"
 import { insertAll, insertSql, rowsPerStatement, valuesSql } from "./internal/multiRow.js"
 import { rawWrite } from "./internal/rawWrite.js"
@@ -75,6 +75,7 @@ export interface AttemptRow {
   readonly durationMs: number | null
   readonly nextAttemptAt: number | null
   readonly waitReason: WaitReason | null
+  readonly heldBy: HeldBy | null
 }
 
 /** A computed transition, and the fence it must pass to be written. */
@@ -156,7 +157,7 @@ const updateOneSql = `
 const attemptInsert = (rows: number) =>
   insertSql(`INSERT INTO delivery_attempts (delivery_id, attempt, outcome, error_code, error, retryable,
                                             lease_owner, started_at, finished_at, duration_ms,
-                                            next_attempt_at, wait_reason)`, 12, rows)
+                                            next_attempt_at, wait_reason, held_by)`, 13, rows)
 
 const asRows = <A>(rows: ReadonlyArray<unknown>) => rows as ReadonlyArray<A>
 
@@ -239,7 +240,7 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/Deliv
         }
         insertAll(prepare, attemptInsert, attempts, (p, a) =>
           p.push(a.deliveryId, a.attempt, a.outcome, a.errorCode, a.error, a.retryable === null ? null : a.retryable ? 1 : 0,
-            a.leaseOwner, a.startedAt, a.finishedAt, a.durationMs, a.nextAttemptAt, a.waitReason))
+            a.leaseOwner, a.startedAt, a.finishedAt, a.durationMs, a.nextAttemptAt, a.waitReason, a.heldBy))
         return written
       })
 
@@ -292,7 +293,8 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("herald/Deliv
       execute: (id) =>
         read`SELECT delivery_id AS deliveryId, attempt, outcome, error_code AS errorCode, error, retryable,
                     lease_owner AS leaseOwner, started_at AS startedAt, finished_at AS finishedAt,
-                    duration_ms AS durationMs, next_attempt_at AS nextAttemptAt, wait_reason AS waitReason
+                    duration_ms AS durationMs, next_attempt_at AS nextAttemptAt, wait_reason AS waitReason,
+                    held_by AS heldBy
              FROM delivery_attempts WHERE delivery_id = ${id} ORDER BY id`
     })
 

@@ -6,11 +6,13 @@
  * per call would cost more than a fast sink's call). Rescue of expired leases is the Supervisor's.
  */
 import { Cause, Clock, Duration, Effect, Exit, type Fiber, FiberSet, Option, Queue } from "effect"
+import type { HeldBy } from "../domain/Delivery.js"
 import { IllegalTransition } from "../domain/errors.js"
 import { concurrencyOf, pullSinkTypes, rateOf, type Settings } from "../domain/Settings.js"
 import type { SinkDelivery, SinkReceipt } from "../domain/Sink.js"
 import { SinkFailure } from "../domain/Sink.js"
 import { type DeliveryEvent, step, stepAll, type Stepped } from "../machines/delivery.js"
+import { type CircuitFact, Circuits } from "./Circuits.js"
 import { type ClaimRow, DeliveryStore, type NewDelivery, type Transition } from "./DeliveryStore.js"
 import type { NotificationRow } from "./NotificationStore.js"
 import { callTimeoutMs, timeoutFailure } from "./internal/callTimeout.js"
@@ -19,6 +21,7 @@ import { nextTurn } from "./internal/Batcher.js"
 import { runPooled } from "./internal/pool.js"
 import { busyBackoff, runForever } from "./internal/loops.js"
 import { available, type Bucket, nextTokenAt, refill, spend } from "./internal/TokenBucket.js"
+import { makeSinkHolds } from "./internal/SinkHolds.js"
 import { makeWakeup } from "./internal/Wakeup.js"
 import { RetrySchedules } from "./RetrySchedules.js"
 import { Router } from "./Router.js"
@@ -30,6 +33,8 @@ import { isTransientStorageError, Writer } from "./Writer.js"
 /** A leased row in this dispatcher's hands, with the time it was due when claimed (where RELEASE puts it back). */
 export interface Claimed extends ClaimRow {
   readonly dueAt: number
+  /** What held it back after it was due (its attempt records it). */
+  readonly heldBy: HeldBy | null
 }
 
 interface InFlight {
@@ -75,6 +80,23 @@ const toSinkDelivery = (row: ClaimRow): SinkDelivery => ({
 const interruptedFailure = new SinkFailure({ retryable: true, code: "interrupted", message: "the sink call was interrupted" })
 
 const noReceipt: Exit.Exit<SinkReceipt, SinkFailure> = Exit.succeed({})
+
+/** The attempt's timing as it is recorded, with what held the call back. */
+const timingOf = (o: Outcome) => ({ startedAt: o.startedAt, finishedAt: o.finishedAt, heldBy: o.row.heldBy })
+
+/**
+ * An outcome as the sink's circuit counts it. An interruption (a graceful stop cut the call
+ * short) says nothing about the sink: it counts as given back, not as a failure.
+ */
+const factOf = (o: Outcome): CircuitFact => {
+  const { id: deliveryId, sink } = o.row
+  if (Exit.isSuccess(o.exit)) return { _tag: "succeeded", sink, deliveryId }
+  const failure = Cause.failureOption(o.exit.cause)
+  const f = Option.isSome(failure) ? failure.value : interruptedFailure
+  return f.code === interruptedFailure.code
+    ? { _tag: "released", sink, deliveryId }
+    : { _tag: "failed", sink, deliveryId, retryable: f.retryable, code: f.code, message: f.message }
+}
 
 /**
  * A success as the runtime records it. An embedder's sink is plain JavaScript and may answer
@@ -122,6 +144,8 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
     const writer = yield* Writer
     const store = yield* DeliveryStore
     const settingsStore = yield* SettingsStore
+    const circuits = yield* Circuits
+    const holds = makeSinkHolds()
     const retrySchedules = yield* RetrySchedules
     const sinks = yield* Sinks
     const router = yield* Router
@@ -202,24 +226,47 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
         const now = yield* Clock.currentTimeMillis
         const perSink = Math.max(1, Math.ceil(Math.min(room, config.claimBatch) / names.length))
         const claimed: Array<Claimed> = []
+        holds.sync(yield* circuits.admissions(settings, now))
         for (const name of names) {
-          const take = Math.min(perSink, roomOf(settings, name, now))
+          const gate = holds.gateOf(name)
+          if (gate === "hold") {
+            // An open circuit (or a probe in flight): its due deliveries wait, spending no attempt.
+            holds.note(name, "circuit_open", now)
+            caughtUp.delete(name)
+            continue
+          }
+          const wanted = Math.min(perSink, concurrencyOf(settings.sinks[name]) - (inHand.get(name) ?? 0))
+          const take = Math.min(gate === "probe" ? 1 : perSink, roomOf(settings, name, now))
+          const rateBound = take < wanted
           if (take <= 0) {
             // At its concurrency or rate: due deliveries may be waiting, so new ones must queue behind them.
+            if (rateBound) holds.note(name, "rate_limited", now)
             caughtUp.delete(name)
             continue
           }
           const rows = yield* store.due(name, now, take)
+          if (gate === "probe") {
+            caughtUp.delete(name)
+            if (rows.length === 0) continue
+            // Half open: this one delivery is the probe; a refusal (another process took one) claims nothing.
+            const taken = yield* circuits.takeProbe(name, rows[0]!.id, now)
+            holds.probeTaken(name)
+            if (!taken) continue
+          }
           if (rows.length > 0) {
             const transitions = claimTransitions(rows, config.owner, settings.leaseMs, now)
             const written = yield* store.persist(transitions)
             const byId = new Map(rows.map((r) => [r.id, r]))
             for (const t of transitions) {
               const before = byId.get(t.id)!
-              if (written.has(t.id)) claimed.push({ ...rowAfter(before, t), dueAt: before.nextAttemptAt ?? now })
+              const dueAt = before.nextAttemptAt ?? now
+              if (written.has(t.id)) claimed.push({ ...rowAfter(before, t), dueAt, heldBy: holds.heldByOf(name, dueAt) })
             }
             spendOn(name, written.size)
           }
+          // The rate limit cut this claim short: what is still due waits for tokens.
+          if (rateBound && gate !== "probe" && rows.length === take) holds.note(name, "rate_limited", now)
+          if (gate === "probe") continue
           // Caught up: what still waits for this sink is due later (read after the claim, in its transaction).
           if (rows.length < take) caughtUp.set(name, (yield* store.nextDueAtOf(name)) ?? Infinity)
           else caughtUp.delete(name)
@@ -271,7 +318,7 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       const plain = batch.filter((o) => Exit.isSuccess(o.exit) && o.exit.value.externalId === undefined)
       stepAll(plain.map((o) => ({ status: o.row.status, context: contextOf(o.row) })), succeed).forEach((s, i) => {
         const o = plain[i]!
-        if (!(s instanceof IllegalTransition)) transitions.push(toTransition(o.row, s, now, config.owner, o))
+        if (!(s instanceof IllegalTransition)) transitions.push(toTransition(o.row, s, now, config.owner, timingOf(o)))
       })
       for (const o of batch) {
         if (Exit.isSuccess(o.exit) && o.exit.value.externalId === undefined) continue
@@ -279,9 +326,11 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
           ? { type: "SUCCEED", now, externalId: o.exit.value.externalId }
           : yield* failEvent(retrySchedules, settings, o.row, o.exit, now)
         const s: Stepped | IllegalTransition = step(o.row.status, contextOf(o.row), event)
-        if (!(s instanceof IllegalTransition)) transitions.push(toTransition(o.row, s, now, config.owner, o))
+        if (!(s instanceof IllegalTransition)) transitions.push(toTransition(o.row, s, now, config.owner, timingOf(o)))
       }
-      const written = yield* writer.transaction(store.persist(transitions))
+      // The circuits count the outcomes in the same transaction: a crash loses neither.
+      const written = yield* writer.transaction(Effect.flatMap(store.persist(transitions), (written) =>
+        Effect.as(recordCircuits(settings, batch.filter((o) => written.has(o.row.id)).map(factOf), now), written)))
       const stale = transitions.filter((t) => !written.has(t.id))
       if (stale.length > 0) {
         yield* Effect.logWarning("stale outcomes ignored: their leases were rescued before the sink answered").pipe(
@@ -298,6 +347,22 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       yield* work.notify
       yield* skipIfRemoved(settings, retries.map((t) => sinkOf.get(t.id)!))
     })
+
+    /**
+     * Inside an outcome transaction: steps the sinks' circuits with these facts. A circuit that
+     * opened stops the direct hand-off to its sink; one that closed wakes the claim loop, since
+     * its held deliveries may go. (The bookkeeping runs before the commit; a rollback retries
+     * the same facts, which lands the same circuits.)
+     */
+    const recordCircuits = (settings: Settings, facts: ReadonlyArray<CircuitFact>, now: number) =>
+      Effect.flatMap(circuits.record(settings, facts, now), (after) => {
+        let reopened = false
+        for (const [sink, status] of after) {
+          if (status !== "closed") caughtUp.delete(sink)
+          if (holds.moved(sink, status)) reopened = true
+        }
+        return reopened ? work.notify : Effect.void
+      })
 
     /**
      * A delivery left waiting for a sink the settings no longer have (its call failed as it was
@@ -321,11 +386,12 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
         const s = step(row.status, contextOf(row), { type: "RELEASE", now, dueAt: row.dueAt })
         if (!(s instanceof IllegalTransition)) transitions.push(toTransition(row, s, now, config.owner))
       }
-      const written = yield* writer.transaction(store.persist(transitions))
+      const settings = yield* settingsStore.get
+      const written = yield* writer.transaction(Effect.flatMap(store.persist(transitions), (written) =>
+        Effect.as(recordCircuits(settings, rows.filter((r) => written.has(r.id)).map((r): CircuitFact => ({ _tag: "released", sink: r.sink, deliveryId: r.id })), now), written)))
       for (const row of rows) letGo(row)
       yield* freed.notify
       yield* work.notify
-      const settings = yield* settingsStore.get
       yield* skipIfRemoved(settings, rows.map((r) => r.sink))
       return written.size
     }, (effect) => Effect.catchAllCause(effect, (cause) =>
@@ -400,7 +466,7 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
     ): { readonly rows: ReadonlyArray<NewDelivery>; readonly claimed: ReadonlyArray<Claimed> } => {
       let room = config.background ? config.maxInFlight - inFlight.size : 0
       if (room <= 0 || caughtUp.size === 0) return { rows: planned, claimed: [] }
-      const names = new Set(pushSinks(settings).filter((name) => isCaughtUp(name, now)))
+      const names = new Set(pushSinks(settings).filter((name) => isCaughtUp(name, now) && !holds.isHeld(name)))
       const sinkRoom = new Map<string, number>()
       const candidates: Array<ClaimRow> = []
       for (const d of planned) {
@@ -428,7 +494,7 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       for (const c of candidates) spendOn(c.sink, 1)
       const byId = new Map(candidates.map((c) => [c.id, c]))
       const claimed = new Map<string, Claimed>()
-      for (const t of claimTransitions(candidates, config.owner, settings.leaseMs, now)) claimed.set(t.id, { ...rowAfter(byId.get(t.id)!, t), dueAt: now })
+      for (const t of claimTransitions(candidates, config.owner, settings.leaseMs, now)) claimed.set(t.id, { ...rowAfter(byId.get(t.id)!, t), dueAt: now, heldBy: null })
       const rows = planned.map((d): NewDelivery => {
         const c = claimed.get(d.id)
         return c === undefined
@@ -471,7 +537,9 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("herald/Dispatcher"
       yield* nextTurn // let the enqueues already under way commit, so one claim takes them together
       // Uninterruptible from claim to hand-off: rows claimed at shutdown are delivered, not orphaned as leased.
       const claimed = yield* Effect.uninterruptible(Effect.tap(claimDue(settings, names, room), (rows) => adopt(rows, settings)))
-      if (claimed.length === 0) yield* idle(names, seen, freedSeen, names.length < all.length, tokenAt)
+      // A sink its circuit holds is not waited on (its deliveries are due but may not go): the loop wakes at the cooldown's end.
+      const open = names.filter((name) => !holds.isHeld(name) || holds.gateOf(name) === "probe")
+      if (claimed.length === 0) yield* idle(open, seen, freedSeen, open.length < all.length, Math.min(tokenAt, holds.probeAt()))
     })
 
     /** The shortest deadline any push sink's call can get: a call not yet started ends no earlier than now plus this. */

@@ -11,6 +11,7 @@ import type { DeliveryEvent } from "../machines/delivery.js"
 import { step } from "../machines/delivery.js"
 import { Broadcaster } from "./Broadcaster.js"
 import { ChangeLogStore } from "./ChangeLogStore.js"
+import { Circuits } from "./Circuits.js"
 import { DeliveryStore, type Transition } from "./DeliveryStore.js"
 import { Dispatcher } from "./Dispatcher.js"
 import { runForever } from "./internal/loops.js"
@@ -36,6 +37,7 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
     const router = yield* Router
     const dispatcher = yield* Dispatcher
     const retrySchedules = yield* RetrySchedules
+    const circuits = yield* Circuits
     const { db } = yield* WriterDb
 
     /**
@@ -73,6 +75,8 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
           if (!(s instanceof IllegalTransition)) transitions.push(toTransition(row, s, now, row.leaseOwner))
         }
         const written = yield* deliveries.persist(transitions)
+        // A half-open circuit's probe lost with its process reopens the circuit (no outcome will come).
+        yield* circuits.probesLost(settings, rows.filter((r) => written.has(r.id)), now)
         if (written.size > 0) {
           yield* Effect.logInfo(`rescued ${written.size} expired lease(s)`)
         }

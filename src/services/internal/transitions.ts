@@ -1,4 +1,5 @@
 /** The bridge between delivery rows and the machine: a row's context, and a step's row write. */
+import type { HeldBy } from "../../domain/Delivery.js"
 import type { DeliveryContext, Stepped } from "../../machines/delivery.js"
 import type { DeliveryRow, Transition } from "../DeliveryStore.js"
 
@@ -17,6 +18,8 @@ export const contextOf = (r: DeliveryRow): DeliveryContext => ({
 export interface AttemptTiming {
   readonly startedAt: number | null
   readonly finishedAt: number
+  /** What held the call back after it was due (the rate limit, an open circuit). */
+  readonly heldBy?: HeldBy | null
 }
 
 /** The fenced write of one step. `fenceOwner`: the lease holder the row must still have. */
@@ -57,7 +60,8 @@ export const toTransition = (
     finishedAt: timing?.finishedAt ?? now,
     durationMs: timing?.startedAt != null ? timing.finishedAt - timing.startedAt : null,
     nextAttemptAt: s.attempt.nextAttemptAt,
-    waitReason: s.attempt.waitReason
+    waitReason: s.attempt.waitReason,
+    heldBy: timing?.heldBy ?? null
   }
 })
 
