@@ -28,16 +28,22 @@ export class Delivery extends Schema.Class<Delivery>("Delivery")({
   createdAt: Schema.Number,
   updatedAt: Schema.Number,
   /** Why a pending or waiting delivery is not being sent now, when the reason is not its due time. */
-  waitReason: Schema.optional(Schema.Literal("sink_disabled").annotations({
-    description: "sink_disabled: its sink is disabled in the settings; it waits until the sink is enabled again"
+  waitReason: Schema.optional(Schema.Literal("sink_disabled", "circuit_open").annotations({
+    description: "sink_disabled: its sink is disabled in the settings; it waits until the sink is enabled again. " +
+      "circuit_open: its sink's circuit breaker is open (or half open, with its one probe out); it waits, spending no attempt, until the circuit closes"
   }))
 }) {}
 
-/** The delivery as the settings explain it: one waiting for a disabled sink says so. */
-export const explainWait = (d: Delivery, sinkEnabled: (sink: string) => boolean | undefined): Delivery =>
-  (d.status === "pending" || d.status === "retry_wait") && sinkEnabled(d.sink) === false
-    ? new Delivery({ ...d, waitReason: "sink_disabled" }, true)
-    : d
+/** The delivery as the settings and the circuits explain it: one waiting for a disabled sink, or behind an open circuit, says so. */
+export const explainWait = (
+  d: Delivery,
+  sinkEnabled: (sink: string) => boolean | undefined,
+  circuitHolds: (sink: string) => boolean = () => false
+): Delivery => {
+  if (d.status !== "pending" && d.status !== "retry_wait") return d
+  if (sinkEnabled(d.sink) === false) return new Delivery({ ...d, waitReason: "sink_disabled" }, true)
+  return circuitHolds(d.sink) ? new Delivery({ ...d, waitReason: "circuit_open" }, true) : d
+}
 
 export const AttemptOutcome = Schema.Literal("sent", "failed", "lease_expired")
 export type AttemptOutcome = typeof AttemptOutcome.Type

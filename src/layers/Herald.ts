@@ -8,6 +8,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Context, Effect, Layer, type Stream } from "effect"
 import type { ChangeEvent, Resync } from "../domain/ChangeEvent.js"
 import { decodeInput } from "../domain/decode.js"
+import { circuitPolicyOf } from "../domain/Settings.js"
 import { type Delivery, DeliveryFilter, explainWait, type Page } from "../domain/Delivery.js"
 import {
   type DatabaseTooNew,
@@ -90,14 +91,19 @@ const make = Effect.gen(function* () {
   const { claim, ack, nack } = yield* PullSinks
   const sinkTester = yield* SinkTester
   const sinkStatuses = yield* SinkStatuses
+  const circuits = yield* Circuits
   const consumers = yield* DurableConsumers
   const writer = yield* Writer
   /** Called inside a transaction of another @effect/sql client, Herald still uses its own connections. */
   const isolated = <Args extends ReadonlyArray<unknown>, A, E, R>(f: (...args: Args) => Effect.Effect<A, E, R>) =>
     (...args: Args) => writer.isolate(f(...args))
 
-  /** Deliveries as the current settings explain them (one waiting for a disabled sink says so). */
-  const explained = Effect.map(settingsStore.get, (settings) => (d: Delivery) => explainWait(d, (sink) => settings.sinks[sink]?.enabled))
+  /** Deliveries as the current settings and circuits explain them (one waiting for a disabled sink, or an open circuit, says so). */
+  const explained = Effect.gen(function* () {
+    const settings = yield* settingsStore.get
+    const held = new Set((yield* Effect.orDie(circuits.all)).filter((c) => c.status !== "closed" && circuitPolicyOf(settings.sinks[c.sink]) !== null).map((c) => c.sink))
+    return (d: Delivery) => explainWait(d, (sink) => settings.sinks[sink]?.enabled, (sink) => held.has(sink))
+  })
 
   const getNotification = Effect.fn("Herald.getNotification")(function* (id: string) {
     const notification = yield* notifications.get(id)
