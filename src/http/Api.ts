@@ -236,11 +236,11 @@ export class DeliveriesGroup extends HttpApiGroup.make("deliveries")
 
 // ---- change feed, settings, operations -------------------------------------------------
 
-const changeEntities: ReadonlyArray<string> = ["notification", "delivery", "settings"]
-const ChangeEntity = Schema.Trim.pipe(Schema.filter((e) => changeEntities.includes(e) || "expected notification, delivery or settings"))
+const changeEntities: ReadonlyArray<string> = ["notification", "delivery", "settings", "circuit"]
+const ChangeEntity = Schema.Trim.pipe(Schema.filter((e) => changeEntities.includes(e) || "expected notification, delivery, settings or circuit"))
 /** `?entity=notification,delivery`: which entities' changes to stream; an unknown one is a 400, not a silent filter. */
 const ChangeEntities = Schema.compose(Schema.split(","), Schema.NonEmptyArray(ChangeEntity))
-  .annotations({ description: "comma-separated entities: notification, delivery, settings" })
+  .annotations({ description: "comma-separated entities: notification, delivery, settings, circuit" })
 
 export class EventsGroup extends HttpApiGroup.make("events")
   .add(

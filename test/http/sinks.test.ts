@@ -5,7 +5,7 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { receiver, whenIo } from "../support/receiver.js"
-import { call, testServer } from "./support.js"
+import { call, openSse, testServer } from "./support.js"
 
 const putSettings = (body: unknown) => call("PUT", "/v1/settings", { body })
 const sinkOf = (name: string) => Effect.map(call("GET", "/v1/sinks"), (r) => (r.body.sinks as Array<{ name: string; circuit: string }>).find((s) => s.name === name))
@@ -92,6 +92,9 @@ layer(testServer(), { excludeTestServices: true })("HTTP /v1/sinks", (it) => {
       expect(gauge(before, "flaky", "open")).toBe(0)
       expect(gauge(before, "flaky", "half_open")).toBe(0)
 
+      const feed = yield* openSse("/v1/events?entity=circuit")
+      expect(feed.status).toBe(200)
+      yield* Effect.addFinalizer(() => feed.close)
       const sentAt = Date.now()
       yield* call("POST", "/v1/notifications", { body: { kind: "s", title: "to a broken hook" } })
       const open = yield* whenIo(sinkOf("flaky"), (s) => s?.circuit === "open", "the circuit opens")
@@ -113,6 +116,9 @@ layer(testServer(), { excludeTestServices: true })("HTTP /v1/sinks", (it) => {
       expect(gauge(closed, "flaky", "closed")).toBe(1)
       expect(gauge(closed, "flaky", "open")).toBe(0)
       expect(down.received).toHaveLength(1)
+      // The change feed, filtered to circuits, carried both changes of state and nothing else.
+      const changes = yield* whenIo(Effect.sync(() => feed.changes()), (c) => c.length >= 2, "both circuit changes on the feed")
+      expect(changes.map((c) => [c.entity, c.entityId, c.event])).toEqual([["circuit", "flaky", "open"], ["circuit", "flaky", "closed"]])
     }))
 
   it.effect("a circuit whose maxCooldownMs is below cooldownMs, or whose threshold is 0, is a 400 naming the field", () =>
