@@ -190,6 +190,10 @@ export const Settings = Schema.Struct({
 export type Settings = typeof Settings.Type
 export type SettingsInput = typeof Settings.Encoded
 
+/** The sink `name` of the settings, or undefined: only the document's own keys are sinks (a name such as `constructor` is not). */
+export const sinkNamed = (settings: Settings, name: string): SinkConfig | undefined =>
+  Object.hasOwn(settings.sinks, name) ? settings.sinks[name] : undefined
+
 /** What a fresh database starts with: one `log` sink to stdout, routed from `low`. */
 export const defaultSettings: Settings = Schema.decodeUnknownSync(Settings)({
   enabled: true,

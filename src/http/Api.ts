@@ -10,6 +10,7 @@ import { DeliveryId, NotificationId } from "../domain/Ids.js"
 import { Notification, NotificationInput } from "../domain/Notification.js"
 import { Priority } from "../domain/Priority.js"
 import { Settings } from "../domain/Settings.js"
+import { SinkStatus } from "../domain/SinkStatus.js"
 import { SinkTestResult } from "../services/SinkTester.js"
 import { Authorization } from "./Authorization.js"
 import { JsonBody } from "./JsonBody.js"
@@ -235,11 +236,11 @@ export class DeliveriesGroup extends HttpApiGroup.make("deliveries")
 
 // ---- change feed, settings, operations -------------------------------------------------
 
-const changeEntities: ReadonlyArray<string> = ["notification", "delivery", "settings"]
-const ChangeEntity = Schema.Trim.pipe(Schema.filter((e) => changeEntities.includes(e) || "expected notification, delivery or settings"))
+const changeEntities: ReadonlyArray<string> = ["notification", "delivery", "settings", "circuit"]
+const ChangeEntity = Schema.Trim.pipe(Schema.filter((e) => changeEntities.includes(e) || "expected notification, delivery, settings or circuit"))
 /** `?entity=notification,delivery`: which entities' changes to stream; an unknown one is a 400, not a silent filter. */
 const ChangeEntities = Schema.compose(Schema.split(","), Schema.NonEmptyArray(ChangeEntity))
-  .annotations({ description: "comma-separated entities: notification, delivery, settings" })
+  .annotations({ description: "comma-separated entities: notification, delivery, settings, circuit" })
 
 export class EventsGroup extends HttpApiGroup.make("events")
   .add(
@@ -319,6 +320,33 @@ export class SettingsGroup extends HttpApiGroup.make("settings")
   .middleware(Authorization)
   .annotate(OpenApi.Description, "The settings document; secrets come back masked. Test sends to a sink") {}
 
+const sinkPath = Schema.Struct({ name: Schema.String })
+
+export class SinksGroup extends HttpApiGroup.make("sinks")
+  .add(
+    HttpApiEndpoint.get("listSinks", "/sinks")
+      .addSuccess(Schema.Struct({ sinks: Schema.Array(SinkStatus) }))
+      .annotate(OpenApi.Description, "Every sink of the settings, in name order, with its circuit, queue, leases and last error")
+  )
+  .add(
+    HttpApiEndpoint.get("getSink", "/sinks/:name")
+      .setPath(sinkPath)
+      .addSuccess(SinkStatus)
+      .addError(SinkNotFoundProblem)
+  )
+  .add(
+    HttpApiEndpoint.post("resetCircuit", "/sinks/:name/reset")
+      .setPath(sinkPath)
+      .addSuccess(SinkStatus)
+      .addError(SinkNotFoundProblem)
+      .annotate(OpenApi.Description,
+        "Closes the sink's circuit by hand: its held deliveries go out at once. A closed circuit (or a sink without one) stays as it is; answers the status after")
+  )
+  .prefix("/v1")
+  .middleware(JsonBody)
+  .middleware(Authorization)
+  .annotate(OpenApi.Description, "Sinks as an operator sees them: circuit breakers, queues, last errors. Test sends and pull-sink claims are under settings and deliveries") {}
+
 export const Stats = Schema.Struct({
   byStatus: Schema.Record({ key: Schema.String, value: Schema.Number }),
   bySink: Schema.Record({ key: Schema.String, value: Schema.Record({ key: Schema.String, value: Schema.Number }) }),
@@ -349,6 +377,7 @@ export class HeraldApi extends HttpApi.make("herald")
   .add(EventsGroup)
   .add(ConsumersGroup)
   .add(SettingsGroup)
+  .add(SinksGroup)
   .add(OpsGroup)
   .add(HealthGroup)
   .annotate(OpenApi.Title, "Herald")

@@ -1,13 +1,14 @@
 /**
  * Prometheus metrics (prom-client, one registry per server so several servers in one process
- * never mix counts). Gauges are read from `Herald.stats` at scrape time. Counters and the
- * latency histogram catch up at scrape time too, from change_log after the last row they
- * counted, so each transition counts exactly once. (Following the live feed instead made the
- * supervisor read and publish every change as it happened: measured, it cost a third of the
- * HTTP enqueue rate.)
+ * never mix counts). Gauges are read from `Herald.stats` and `Herald.listSinks` (the circuits)
+ * at scrape time. Counters and the latency histogram catch up at scrape time too, from
+ * change_log after the last row they counted, so each transition counts exactly once.
+ * (Following the live feed instead made the supervisor read and publish every change as it
+ * happened: measured, it cost a third of the HTTP enqueue rate.)
  */
 import { Effect } from "effect"
 import { Counter, Gauge, Histogram, Registry } from "prom-client"
+import { CircuitState } from "../domain/SinkStatus.js"
 import { Herald } from "../layers/Herald.js"
 import { ChangeLogStore } from "../services/ChangeLogStore.js"
 
@@ -41,6 +42,12 @@ export class Metrics extends Effect.Service<Metrics>()("herald/http/Metrics", {
       name: "herald_deliveries_waiting_on_disabled_sink",
       help: "Deliveries waiting (pending or retry_wait) for a sink that is disabled in the settings.",
       labelNames: ["sink"],
+      registers
+    })
+    const circuitState = new Gauge({
+      name: "herald_sink_circuit_state",
+      help: "Each sink's circuit breaker, one-hot: 1 for its state (closed, open or half_open), 0 for the others. A sink without a breaker is closed.",
+      labelNames: ["sink", "state"],
       registers
     })
     const oldestDue = new Gauge({ name: "herald_oldest_due_age_seconds", help: "Age of the oldest due delivery (0 when none is due).", registers })
@@ -100,6 +107,11 @@ export class Metrics extends Effect.Service<Metrics>()("herald/http/Metrics", {
       waitingDisabled.reset()
       for (const [sink, config] of Object.entries(settings.sinks)) {
         if (!config.enabled) waitingDisabled.set({ sink }, (stats.bySink[sink]?.["pending"] ?? 0) + (stats.bySink[sink]?.["retry_wait"] ?? 0))
+      }
+      // Reset first: a sink removed from the settings leaves no stale series behind.
+      circuitState.reset()
+      for (const sink of yield* herald.listSinks()) {
+        for (const state of CircuitState.literals) circuitState.set({ sink: sink.name, state }, sink.circuit === state ? 1 : 0)
       }
       deadLetter.set(stats.dead)
       queueDepth.set((stats.byStatus["pending"] ?? 0) + (stats.byStatus["retry_wait"] ?? 0))

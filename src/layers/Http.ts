@@ -21,6 +21,7 @@ import { NotificationsLive } from "../http/handlers/Notifications.js"
 import { HealthLive } from "../http/handlers/Health.js"
 import { OpsLive } from "../http/handlers/Ops.js"
 import { SettingsLive } from "../http/handlers/Settings.js"
+import { SinksLive } from "../http/handlers/Sinks.js"
 import { HttpOptions, type HttpOptionsShape } from "../http/HttpOptions.js"
 import { Idempotency } from "../http/Idempotency.js"
 import { JsonBodyLive } from "../http/JsonBody.js"
@@ -54,7 +55,7 @@ const drainOnClose = Layer.scopedDiscard(Effect.gen(function* () {
     }))
 }))
 
-const handlers = Layer.mergeAll(NotificationsLive, DeliveriesLive, EventsLive, ConsumersLive, SettingsLive, OpsLive, HealthLive)
+const handlers = Layer.mergeAll(NotificationsLive, DeliveriesLive, EventsLive, ConsumersLive, SettingsLive, SinksLive, OpsLive, HealthLive)
 
 const app = HttpApiBuilder.serve(countRequests).pipe(
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),

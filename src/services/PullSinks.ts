@@ -6,7 +6,7 @@ import { Clock, Effect, Exit, Schema } from "effect"
 import { decodeInput } from "../domain/decode.js"
 import type { Delivery } from "../domain/Delivery.js"
 import { DeliveryNotFound, IllegalTransition, InvalidInput, StaleWrite } from "../domain/errors.js"
-import { pullSinkTypes, type Settings } from "../domain/Settings.js"
+import { pullSinkTypes, type Settings, sinkNamed } from "../domain/Settings.js"
 import { SinkFailure } from "../domain/Sink.js"
 import { type DeliveryEvent, step } from "../machines/delivery.js"
 import { DeliveryStore } from "./DeliveryStore.js"
@@ -55,7 +55,7 @@ export class PullSinks extends Effect.Service<PullSinks>()("herald/PullSinks", {
     const claim = Effect.fn("PullSinks.claim")(function* (input: unknown) {
       const req = yield* decodeClaim(input)
       const settings = yield* settingsStore.get
-      const sink = settings.sinks[req.sink]
+      const sink = sinkNamed(settings, req.sink)
       if (sink === undefined || !pullSinkTypes.has(sink.type)) {
         return yield* new InvalidInput({
           what: "claim",

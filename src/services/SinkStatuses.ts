@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import { SinkNotFound } from "../domain/errors.js"
-import { circuitPolicyOf, type SinkConfig } from "../domain/Settings.js"
+import { circuitPolicyOf, type SinkConfig, sinkNamed } from "../domain/Settings.js"
 import { SinkStatus } from "../domain/SinkStatus.js"
 import type { CircuitRow } from "./CircuitStore.js"
 import { Circuits } from "./Circuits.js"
@@ -54,7 +54,7 @@ export class SinkStatuses extends Effect.Service<SinkStatuses>()("herald/SinkSta
 
     const get = Effect.fn("SinkStatuses.get")(function* (name: string) {
       const { settings, rows, counts } = yield* read
-      const config = settings.sinks[name]
+      const config = sinkNamed(settings, name)
       if (config === undefined) return yield* new SinkNotFound({ sink: name })
       return statusOf(name, config, rows.get(name), counts)
     })
@@ -62,7 +62,7 @@ export class SinkStatuses extends Effect.Service<SinkStatuses>()("herald/SinkSta
     /** Closes the sink's circuit by hand: its held deliveries go out at once. A closed circuit stays as it is. */
     const reset = Effect.fn("SinkStatuses.reset")(function* (name: string) {
       const settings = yield* settingsStore.get
-      if (settings.sinks[name] === undefined) return yield* new SinkNotFound({ sink: name })
+      if (sinkNamed(settings, name) === undefined) return yield* new SinkNotFound({ sink: name })
       yield* circuits.reset(name)
       yield* dispatcher.wake
       return yield* get(name)

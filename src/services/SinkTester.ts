@@ -6,7 +6,7 @@
  */
 import { Cause, Clock, Effect, Exit, Option, Schema } from "effect"
 import { InvalidInput, SinkNotFound } from "../domain/errors.js"
-import { pullSinkTypes } from "../domain/Settings.js"
+import { pullSinkTypes, sinkNamed } from "../domain/Settings.js"
 import type { SinkDelivery } from "../domain/Sink.js"
 import { SinkFailure } from "../domain/Sink.js"
 import { callTimeoutMs, timeoutFailure } from "./internal/callTimeout.js"
@@ -34,7 +34,7 @@ export class SinkTester extends Effect.Service<SinkTester>()("herald/SinkTester"
 
     const test = Effect.fn("SinkTester.test")(function* (name: string) {
       const settings = yield* settingsStore.get
-      const config = settings.sinks[name]
+      const config = sinkNamed(settings, name)
       if (config === undefined) return yield* new SinkNotFound({ sink: name })
       const impl = sinks.get(config.type)
       if (pullSinkTypes.has(config.type) || impl === undefined) {

@@ -141,6 +141,18 @@ describe("README examples", () => {
       const got = await json(`${daemon.url}/v1/settings`, { method: "GET", token: stored })
       expect(Object.keys(got.body["sinks"] as object).sort()).toEqual(Object.keys(settings.sinks).sort())
 
+      // The GET /v1/sinks example shows sinks of that document with the fields the daemon answers.
+      const sinksBlock = readmeBlocks().find((b) => b.lang === "json" && b.code.includes('"consecutiveFailures"'))
+      const example = (JSON.parse(sinksBlock!.code) as { sinks: Array<Record<string, unknown>> }).sinks
+      const live = (await json(`${daemon.url}/v1/sinks`, { method: "GET", token: stored })).body["sinks"] as Array<Record<string, unknown>>
+      expect(live.map((s) => s["name"])).toEqual(Object.keys(settings.sinks).sort())
+      for (const shown of example) {
+        const actual = live.find((s) => s["name"] === shown["name"])
+        expect(actual, String(shown["name"])).toBeDefined()
+        expect(Object.keys(shown).sort()).toEqual(Object.keys(actual!).sort())
+        expect(shown["type"]).toBe(actual!["type"])
+      }
+
       // The receiver snippet verifies a delivery this daemon signed with the document's secret.
       const received: Array<{ body: string; headers: Record<string, string> }> = []
       const server = http.createServer((req, res) => {

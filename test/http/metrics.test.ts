@@ -39,4 +39,19 @@ layer(testServer(), { excludeTestServices: true })("HTTP /metrics", (it) => {
       const dead = yield* eventually(scrape, (t) => value(t, 'herald_delivery_attempts_total{sink="desk",outcome="failed"}') === 1)
       expect(value(dead, "herald_dead_letter_deliveries")).toBe(1)
     }))
+
+  it.effect("the circuit gauge is one-hot per sink of the settings, closed for a sink without a breaker, and gone with the sink", () =>
+    Effect.gen(function* () {
+      yield* call("PUT", "/v1/settings", { body: { sinks: { desk: { type: "desktop" }, audit: { type: "log", enabled: false } }, routes: [] } })
+      const both = yield* scrape
+      for (const sink of ["desk", "audit"]) {
+        expect(value(both, `herald_sink_circuit_state{sink="${sink}",state="closed"}`)).toBe(1)
+        expect(both).toContain(`herald_sink_circuit_state{sink="${sink}",state="open"} 0`)
+        expect(both).toContain(`herald_sink_circuit_state{sink="${sink}",state="half_open"} 0`)
+      }
+      yield* call("PUT", "/v1/settings", { body: { sinks: { desk: { type: "desktop" } }, routes: [] } })
+      const one = yield* scrape
+      expect(value(one, 'herald_sink_circuit_state{sink="desk",state="closed"}')).toBe(1)
+      expect(one).not.toContain('sink="audit"')
+    }))
 })

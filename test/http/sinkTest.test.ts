@@ -47,6 +47,10 @@ layer(testServer(), { excludeTestServices: true })("POST /v1/sinks/:name/test", 
       const missing = yield* call("POST", "/v1/sinks/nope/test")
       expect(missing.status).toBe(404)
       expect(missing.body).toMatchObject({ code: "SinkNotFound", sink: "nope" })
+      // A name of Object.prototype is no sink of the settings either.
+      const inherited = yield* call("POST", "/v1/sinks/constructor/test")
+      expect(inherited.status).toBe(404)
+      expect(inherited.body).toMatchObject({ code: "SinkNotFound", sink: "constructor" })
       const pull = yield* call("POST", "/v1/sinks/desk/test")
       expect(pull.status).toBe(400)
       expect(pull.body).toMatchObject({ code: "InvalidInput", path: "sink" })
