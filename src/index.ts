@@ -8,14 +8,16 @@ export type { RuntimeOptions } from "./services/RuntimeConfig.js"
 export { type RetrySchedule, retrySchedule } from "./services/RetrySchedules.js"
 export type { SyncMode } from "./layers/Sqlite.js"
 export { Notification, NotificationInput, type BatchItemResult, type Enqueued } from "./domain/Notification.js"
-export { Delivery, DeliveryAttempt, DeliveryFilter, DeliveryStatus, type Page } from "./domain/Delivery.js"
+export { Delivery, DeliveryAttempt, DeliveryFilter, DeliveryStatus, HeldBy, type Page } from "./domain/Delivery.js"
+export { CircuitState, SinkStatus } from "./domain/SinkStatus.js"
 export { ChangeEvent, Resync } from "./domain/ChangeEvent.js"
 export { ConsumerName, DurableConsumer } from "./domain/Consumer.js"
-export { Settings, defaultSettings, type SettingsInput, type SinkConfig } from "./domain/Settings.js"
+export { CircuitSettings, RateLimit, Settings, defaultSettings, type SettingsInput, type SinkConfig } from "./domain/Settings.js"
 export { Priority, priorities } from "./domain/Priority.js"
 export { DeliveryId, NotificationId } from "./domain/Ids.js"
 export { SinkFailure, type SinkDelivery, type SinkReceipt } from "./domain/Sink.js"
 export {
+  CircuitTransitionRefused,
   ConsumerNotFound,
   DatabaseTooNew,
   DeliveryNotFound,
@@ -26,6 +28,7 @@ export {
   NotificationNotFound,
   OffsetBehind,
   Overloaded,
+  SinkNotFound,
   StaleWrite,
   StorageUnavailable,
   StoredSettingsInvalid

@@ -8,36 +8,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import Sqlite from "better-sqlite3"
 import { Effect, TestClock } from "effect"
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
 import { Herald } from "../../src/layers/Herald.js"
 import { provideHerald, stays, tempDb } from "../support/herald.js"
-import { whenIo } from "../support/receiver.js"
-
-/** A receiver that answers `mode.status`, or holds each request while `mode.hold` until the test answers it. */
-const scripted = Effect.acquireRelease(
-  Effect.async<{ server: http.Server; mode: { status: number; hold: boolean }; calls: Array<string>; held: Array<http.ServerResponse> }>((resume) => {
-    const mode = { status: 500, hold: false }
-    const calls: Array<string> = []
-    const held: Array<http.ServerResponse> = []
-    const server = http.createServer((req, res) => {
-      let body = ""
-      req.setEncoding("utf8")
-      req.on("data", (c: string) => { body += c })
-      req.on("end", () => {
-        calls.push((JSON.parse(body) as { data: { notification: { title: string } } }).data.notification.title)
-        if (mode.hold) held.push(res)
-        else res.writeHead(mode.status).end("answer")
-      })
-    })
-    server.listen(0, "127.0.0.1", () => resume(Effect.succeed({ server, mode, calls, held })))
-  }),
-  ({ server, held }) => Effect.async<void>((resume) => {
-    for (const res of held.splice(0)) res.writeHead(204).end()
-    server.closeAllConnections()
-    server.close(() => resume(Effect.void))
-  })
-).pipe(Effect.map((r) => ({ ...r, url: `http://127.0.0.1:${(r.server.address() as AddressInfo).port}/in` })))
+import { holdsFor, scriptedReceiver as scripted, whenIo } from "../support/receiver.js"
 
 const settingsFor = (url: string, circuit: Record<string, number>) => ({
   sinks: {
@@ -52,16 +25,6 @@ const settingsFor = (url: string, circuit: Record<string, number>) => ({
 })
 
 const notifications = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ kind: "k", title: `${prefix}${i}` }))
-
-/** Real time, real I/O: for `ms`, `ok` keeps holding. */
-const holdsFor = (ok: () => boolean, what: string, ms: number) =>
-  Effect.gen(function* () {
-    const until = Date.now() + ms
-    while (Date.now() < until) {
-      if (!ok()) return yield* Effect.dieMessage(`broken: ${what}`)
-      yield* Effect.promise(() => new Promise<void>((r) => setTimeout(r, 5)))
-    }
-  })
 
 const circuitEvents = (db: string) => {
   const conn = new Sqlite(db, { readonly: true })

@@ -5,7 +5,7 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { Herald } from "../../src/layers/Herald.js"
 import { withHerald } from "../support/herald.js"
-import { whenIo } from "../support/receiver.js"
+import { holdsFor, whenIo } from "../support/receiver.js"
 
 /** A receiver that holds every request until the test answers it, and counts overlapping ones. */
 const holdingReceiver = Effect.acquireRelease(
@@ -29,16 +29,6 @@ const holdingReceiver = Effect.acquireRelease(
     server.close(() => resume(Effect.void))
   })
 )
-
-/** Real I/O: for `ms` of real time, `ok` keeps holding. */
-const holdsFor = (ok: () => boolean, what: string, ms: number) =>
-  Effect.gen(function* () {
-    const until = Date.now() + ms
-    while (Date.now() < until) {
-      if (!ok()) return yield* Effect.dieMessage(`broken: ${what}`)
-      yield* Effect.promise(() => new Promise<void>((r) => setTimeout(r, 5)))
-    }
-  })
 
 describe("sink concurrency", () => {
   it.scoped("a webhook sink with concurrency 2 never has more than 2 calls under way, and every delivery goes out", () =>

@@ -44,6 +44,10 @@ describe("sink rate limit", () => {
       expect(Math.max(...times)).toBeLessThanOrEqual(((n - 2) / 5) * 1_000 + 500)
       const { items } = yield* herald.listDeliveries({ limit: 100 })
       expect(items.every((d) => d.attempts === 1)).toBe(true)
+      // The burst went out when due; every other attempt says the rate limit held it back.
+      const heldBy = yield* Effect.forEach(items, (d) => Effect.map(herald.getDelivery(d.id), (r) => r.attempts[0]!.heldBy))
+      expect(heldBy.filter((h) => h === null)).toHaveLength(2)
+      expect(heldBy.filter((h) => h === "rate_limited")).toHaveLength(n - 2)
     }), {}, { ...memorySettings, sinks: { mem: { type: "memory", rateLimit: { perSecond: 5, burst: 2 } } } }))
 
   it.scoped("a rate limit that is not positive is refused at its path", () =>

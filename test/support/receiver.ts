@@ -72,3 +72,41 @@ export const whenIo = <A, E, R>(check: Effect.Effect<A, E, R>, ok: (a: A) => boo
     }
     return yield* Effect.dieMessage(`never happened: ${what} (last: ${JSON.stringify(last)})`)
   })
+
+/**
+ * A webhook receiver the test steers: it answers `mode.status`, or while `mode.hold` keeps each
+ * request open in `held` until the test answers it. `calls` are the notifications' titles.
+ */
+export const scriptedReceiver = Effect.acquireRelease(
+  Effect.async<{ server: http.Server; mode: { status: number; hold: boolean }; calls: Array<string>; held: Array<http.ServerResponse> }>((resume) => {
+    const mode = { status: 500, hold: false }
+    const calls: Array<string> = []
+    const held: Array<http.ServerResponse> = []
+    const server = http.createServer((req, res) => {
+      let body = ""
+      req.setEncoding("utf8")
+      req.on("data", (c: string) => { body += c })
+      req.on("end", () => {
+        calls.push((JSON.parse(body) as { data: { notification: { title: string } } }).data.notification.title)
+        if (mode.hold) held.push(res)
+        else res.writeHead(mode.status).end("answer")
+      })
+    })
+    server.listen(0, "127.0.0.1", () => resume(Effect.succeed({ server, mode, calls, held })))
+  }),
+  ({ server, held }) => Effect.async<void>((resume) => {
+    for (const res of held.splice(0)) res.writeHead(204).end()
+    server.closeAllConnections()
+    server.close(() => resume(Effect.void))
+  })
+).pipe(Effect.map((r) => ({ ...r, url: `http://127.0.0.1:${(r.server.address() as AddressInfo).port}/in` })))
+
+/** Real time, real I/O: for `ms`, `ok` keeps holding (for "nothing more happens" over sockets). */
+export const holdsFor = (ok: () => boolean, what: string, ms: number) =>
+  Effect.gen(function* () {
+    const until = Date.now() + ms
+    while (Date.now() < until) {
+      if (!ok()) return yield* Effect.dieMessage(`broken: ${what}`)
+      yield* Effect.promise(() => new Promise<void>((r) => setTimeout(r, 5)))
+    }
+  })
