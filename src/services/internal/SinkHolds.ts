@@ -29,6 +29,8 @@ export const makeSinkHolds = () => {
     /** The probe was taken: nothing more goes until its outcome. */
     probeTaken: (sink: string) => void circuits.set(sink, "hold"),
     gateOf: (sink: string) => circuits.get(sink),
+    /** Whether any circuit was not closed when last seen. */
+    anyHeld: () => circuits.size > 0,
     /** Whether the sink's circuit lets nothing through now (a hand-off must not go to it either). */
     isHeld: (sink: string) => circuits.has(sink),
     /** The earliest end of an open circuit's cooldown, when the claim loop must wake for a probe. */
