@@ -4,9 +4,9 @@
  */
 export { Herald, type ClaimedDelivery, type DurableOptions, type HeraldConfig, type RequeueReport, type Stats } from "./layers/Herald.js"
 export { MemorySink, type MemoryHandler } from "./sinks/memory.js"
-export type { RuntimeOptions } from "./services/RuntimeConfig.js"
-export { type RetrySchedule, retrySchedule } from "./services/RetrySchedules.js"
-export type { SyncMode } from "./layers/Sqlite.js"
+export type { RuntimeOptions } from "./runtime/RuntimeConfig.js"
+export { type RetrySchedule, retrySchedule } from "./runtime/RetrySchedules.js"
+export type { SyncMode } from "./store/sqlite/Sqlite.js"
 export { Notification, NotificationInput, type BatchItemResult, type Enqueued } from "./domain/Notification.js"
 export { Delivery, DeliveryAttempt, DeliveryFilter, DeliveryStatus, HeldBy, type Page } from "./domain/Delivery.js"
 export { CircuitState, SinkStatus } from "./domain/SinkStatus.js"

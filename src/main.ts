@@ -13,7 +13,7 @@ import { HttpEnvConfig } from "./http/HttpOptions.js"
 import { DaemonConfig } from "./layers/Config.js"
 import { Herald } from "./layers/Herald.js"
 import { daemonLayer, HttpOptions } from "./layers/Http.js"
-import { describeConfigError } from "./layers/internal/envVar.js"
+import { describeConfigError } from "./lib/envVar.js"
 
 const origin = (address: HttpServer.Address) => {
   if (address._tag === "UnixAddress") return `http+unix://${address.path}`

@@ -1,11 +1,10 @@
 /**
  * The API bearer token: `HERALD_TOKEN`, or the one stored in `api_token` (generated on
- * first start). Verification compares in constant time. SQL for `api_token` lives only here.
+ * first start, ApiTokenStore). Verification compares in constant time.
  */
-import { SqlClient } from "@effect/sql"
-import { Clock, Context, Effect, Layer, Option, Redacted } from "effect"
+import { Context, Effect, Layer, Option, Redacted } from "effect"
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto"
-import { Writer } from "../services/Writer.js"
+import { ApiTokenStore } from "../store/ApiTokenStore.js"
 import { HttpOptions } from "./HttpOptions.js"
 
 export interface ApiTokenShape {
@@ -25,23 +24,13 @@ const make = (token: Redacted.Redacted<string>, source: ApiTokenShape["source"])
 }
 
 /** The stored token, if any (for `herald token`). */
-export const readStoredToken = Effect.gen(function* () {
-  const sql = yield* SqlClient.SqlClient
-  const rows = yield* sql<{ token: string }>`SELECT token FROM api_token WHERE id = 1`
-  return Option.fromNullable(rows[0]?.token)
-})
+export const readStoredToken = Effect.flatMap(ApiTokenStore, (store) => store.read)
 
 const loadOrCreate = Effect.gen(function* () {
-  const sql = yield* SqlClient.SqlClient
-  const writer = yield* Writer
+  const store = yield* ApiTokenStore
   const fresh = `hrld_${randomBytes(32).toString("base64url")}`
-  const inserted = yield* writer.transaction(Effect.gen(function* () {
-    const now = yield* Clock.currentTimeMillis
-    return yield* sql<{ token: string }>`INSERT INTO api_token (id, token, created_at) VALUES (1, ${fresh}, ${now})
-                                        ON CONFLICT (id) DO NOTHING RETURNING token`
-  }))
-  if (inserted.length > 0) return make(Redacted.make(fresh), "generated")
-  const stored = yield* readStoredToken
+  if (yield* store.createIfAbsent(fresh)) return make(Redacted.make(fresh), "generated")
+  const stored = yield* store.read
   return make(Redacted.make(Option.getOrThrow(stored)), "stored")
 })
 

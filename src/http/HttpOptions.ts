@@ -1,6 +1,6 @@
 /** How the daemon listens and guards its API: read once from `HERALD_*` with Effect Config (a bad value fails at boot naming it). */
 import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
-import { envVar, integerVar, textVar } from "../layers/internal/envVar.js"
+import { envVar, integerVar, textVar } from "../lib/envVar.js"
 
 export interface HttpOptionsShape {
   readonly host: string

@@ -6,13 +6,12 @@
  * through `notifications.dedupe_key`. A repeat with the same body answers the original; with
  * another body, IdempotencyConflict. A key is remembered for 24 hours; after that it binds
  * afresh, and a new binding derives a new dedupe key, so a reused key creates a new
- * notification instead of answering an old one. SQL for `idempotency_keys` lives only here.
+ * notification instead of answering an old one. The bindings are IdempotencyStore's.
  */
-import { SqlClient } from "@effect/sql"
-import { Clock, Effect } from "effect"
+import { Effect } from "effect"
 import { createHash } from "node:crypto"
-import { inBatches, runForever } from "../services/internal/loops.js"
-import { Writer } from "../services/Writer.js"
+import { inBatches, runForever } from "../lib/loops.js"
+import { IdempotencyStore } from "../store/IdempotencyStore.js"
 import { IdempotencyConflict } from "./errors.js"
 
 /** JSON with object keys sorted, so key order and whitespace do not change the hash. */
@@ -53,8 +52,7 @@ const pruneBatch = 5_000
 
 export class Idempotency extends Effect.Service<Idempotency>()("herald/http/Idempotency", {
   scoped: Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
-    const writer = yield* Writer
+    const store = yield* IdempotencyStore
 
     /**
      * Binds `key` to `body` on first use; fails when the key is already bound to another body.
@@ -62,29 +60,15 @@ export class Idempotency extends Effect.Service<Idempotency>()("herald/http/Idem
      */
     const bind = Effect.fn("Idempotency.bind")(function* (key: string, body: unknown) {
       const hash = requestHash(body)
-      const bound = yield* writer.transaction(Effect.gen(function* () {
-        const now = yield* Clock.currentTimeMillis
-        // An expired binding not pruned yet counts as gone: the key binds afresh.
-        yield* sql`INSERT INTO idempotency_keys (key, request_hash, created_at) VALUES (${key}, ${hash}, ${now})
-                   ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash, created_at = excluded.created_at
-                   WHERE idempotency_keys.created_at <= ${now - idempotencyKeyTtlMs}`
-        return yield* sql<{ hash: string; boundAt: number }>`
-          SELECT request_hash AS hash, created_at AS boundAt FROM idempotency_keys WHERE key = ${key}`
-      }))
-      if (bound[0] === undefined || bound[0].hash !== hash) return yield* new IdempotencyConflict({ key })
-      return bound[0].boundAt
+      // An expired binding not pruned yet counts as gone: the key binds afresh.
+      const bound = yield* store.bind(key, hash, idempotencyKeyTtlMs)
+      if (bound === undefined || bound.hash !== hash) return yield* new IdempotencyConflict({ key })
+      return bound.boundAt
     })
 
     /** Deletes the bindings older than the TTL, in short transactions; returns how many. */
     const prune = Effect.fn("Idempotency.prune")(function* () {
-      return yield* inBatches(pruneBatch, Effect.gen(function* () {
-        const now = yield* Clock.currentTimeMillis
-        const gone = yield* writer.transaction(sql<{ key: string }>`
-          DELETE FROM idempotency_keys WHERE key IN (
-            SELECT key FROM idempotency_keys WHERE created_at <= ${now - idempotencyKeyTtlMs} LIMIT ${pruneBatch})
-          RETURNING key`)
-        return gone.length
-      }))
+      return yield* inBatches(pruneBatch, store.pruneOlderThan(idempotencyKeyTtlMs, pruneBatch))
     })
 
     yield* Effect.forkScoped(runForever(Effect.zipRight(Effect.sleep("1 minute"), prune()), "pruning idempotency keys"))

@@ -9,8 +9,8 @@
 import { Effect } from "effect"
 import { Counter, Gauge, Histogram, Registry } from "prom-client"
 import { CircuitState } from "../domain/SinkStatus.js"
-import { Herald } from "../layers/Herald.js"
-import { ChangeLogStore } from "../services/ChangeLogStore.js"
+import { Herald } from "../services/Herald.js"
+import { ChangeLogStore } from "../store/ChangeLogStore.js"
 
 const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 

@@ -4,7 +4,7 @@
  */
 import { Config } from "effect"
 import * as fs from "node:fs"
-import { envVar, integerVar, literalVar, numberVar, textVar } from "./internal/envVar.js"
+import { envVar, integerVar, literalVar, numberVar, textVar } from "../lib/envVar.js"
 
 const isDirectory = (p: string) => {
   try {

@@ -10,9 +10,9 @@ import type { ChangeEvent, Resync } from "../domain/ChangeEvent.js"
 import { ConsumerName, DurableConsumer } from "../domain/Consumer.js"
 import { decodeInput } from "../domain/decode.js"
 import { ConsumerNotFound, InvalidInput, OffsetBehind } from "../domain/errors.js"
-import { Broadcaster } from "./Broadcaster.js"
-import { ChangeLogStore } from "./ChangeLogStore.js"
-import { Writer } from "./Writer.js"
+import { Broadcaster } from "../runtime/Broadcaster.js"
+import { ChangeLogStore } from "../store/ChangeLogStore.js"
+import { Writer } from "../store/Writer.js"
 
 const decodeName = decodeInput(Schema.Struct({ name: ConsumerName }), "consumer")
 const decodeCommit = decodeInput(Schema.Struct({ name: ConsumerName, seq: Schema.Int.pipe(Schema.nonNegative()) }), "offset commit")

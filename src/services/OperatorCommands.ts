@@ -7,12 +7,12 @@ import { Delivery, type DeliveryStatus } from "../domain/Delivery.js"
 import { DeliveryNotFound, IllegalTransition, InvalidInput, StaleWrite } from "../domain/errors.js"
 import { retryOf, type Settings } from "../domain/Settings.js"
 import { type DeliveryEvent, step } from "../machines/delivery.js"
-import { DeliveryStore } from "./DeliveryStore.js"
-import { Dispatcher } from "./Dispatcher.js"
-import { toDelivery } from "./internal/domainRows.js"
-import { contextOf, rowAfter, toTransition } from "./internal/transitions.js"
-import { SettingsStore } from "./SettingsStore.js"
-import { Writer } from "./Writer.js"
+import { DeliveryStore } from "../store/DeliveryStore.js"
+import { Dispatcher } from "../runtime/Dispatcher.js"
+import { toDelivery } from "../store/domainRows.js"
+import { contextOf, rowAfter, toTransition } from "../runtime/internal/transitions.js"
+import { SettingsStore } from "../store/SettingsStore.js"
+import { Writer } from "../store/Writer.js"
 
 export interface RequeueReport {
   readonly requested: number

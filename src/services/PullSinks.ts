@@ -9,14 +9,14 @@ import { DeliveryNotFound, IllegalTransition, InvalidInput, StaleWrite } from ".
 import { pullSinkTypes, type Settings, sinkNamed } from "../domain/Settings.js"
 import { SinkFailure } from "../domain/Sink.js"
 import { type DeliveryEvent, step } from "../machines/delivery.js"
-import { DeliveryStore } from "./DeliveryStore.js"
-import type { DeliveryRow } from "./DeliveryStore.js"
-import { claimTransitions, failEvent } from "./Dispatcher.js"
-import { toClaimed, toDelivery } from "./internal/domainRows.js"
-import { contextOf, rowAfter, toTransition } from "./internal/transitions.js"
-import { RetrySchedules } from "./RetrySchedules.js"
-import { SettingsStore } from "./SettingsStore.js"
-import { Writer } from "./Writer.js"
+import { DeliveryStore } from "../store/DeliveryStore.js"
+import type { DeliveryRow } from "../store/DeliveryStore.js"
+import { claimTransitions, failEvent } from "../runtime/Dispatcher.js"
+import { toClaimed, toDelivery } from "../store/domainRows.js"
+import { contextOf, rowAfter, toTransition } from "../runtime/internal/transitions.js"
+import { RetrySchedules } from "../runtime/RetrySchedules.js"
+import { SettingsStore } from "../store/SettingsStore.js"
+import { Writer } from "../store/Writer.js"
 
 const ClaimInput = Schema.Struct({
   sink: Schema.String,

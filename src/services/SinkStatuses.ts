@@ -7,11 +7,11 @@ import { Effect } from "effect"
 import { SinkNotFound } from "../domain/errors.js"
 import { circuitPolicyOf, type SinkConfig, sinkNamed } from "../domain/Settings.js"
 import { SinkStatus } from "../domain/SinkStatus.js"
-import type { CircuitRow } from "./CircuitStore.js"
-import { Circuits } from "./Circuits.js"
-import { DeliveryStore } from "./DeliveryStore.js"
-import { Dispatcher } from "./Dispatcher.js"
-import { SettingsStore } from "./SettingsStore.js"
+import type { CircuitRow } from "../store/CircuitStore.js"
+import { Circuits } from "../runtime/Circuits.js"
+import { DeliveryStore } from "../store/DeliveryStore.js"
+import { Dispatcher } from "../runtime/Dispatcher.js"
+import { SettingsStore } from "../store/SettingsStore.js"
 
 export class SinkStatuses extends Effect.Service<SinkStatuses>()("herald/SinkStatuses", {
   effect: Effect.gen(function* () {

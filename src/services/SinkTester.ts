@@ -9,10 +9,10 @@ import { InvalidInput, SinkNotFound } from "../domain/errors.js"
 import { pullSinkTypes, sinkNamed } from "../domain/Settings.js"
 import type { SinkDelivery } from "../domain/Sink.js"
 import { SinkFailure } from "../domain/Sink.js"
-import { callTimeoutMs, timeoutFailure } from "./internal/callTimeout.js"
-import { makeId } from "./internal/ids.js"
-import { SettingsStore } from "./SettingsStore.js"
-import { Sinks } from "./Sinks.js"
+import { callTimeoutMs, timeoutFailure } from "../runtime/internal/callTimeout.js"
+import { makeId } from "../lib/ids.js"
+import { SettingsStore } from "../store/SettingsStore.js"
+import { Sinks } from "../runtime/Sinks.js"
 
 export const SinkTestResult = Schema.Struct({
   sink: Schema.String,

@@ -3,7 +3,7 @@ import Database from "better-sqlite3"
 import { Either, Schema } from "effect"
 import fc from "fast-check"
 import { NotificationInput } from "../../src/domain/Notification.js"
-import { readMigrations } from "../../src/layers/Migrations.js"
+import { readMigrations } from "../../src/store/sqlite/Migrations.js"
 
 const decode = Schema.decodeUnknownEither(NotificationInput, { errors: "all", onExcessProperty: "error" })
 

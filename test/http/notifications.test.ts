@@ -1,6 +1,6 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { readMigrations } from "../../src/layers/Migrations.js"
+import { readMigrations } from "../../src/store/sqlite/Migrations.js"
 import { call, postChunked, testServer, useDesktopSink } from "./support.js"
 
 layer(testServer({ maxBodyBytes: 4_096 }), { excludeTestServices: true })("HTTP notifications and the edge", (it) => {

@@ -6,7 +6,7 @@ import * as path from "node:path"
 import { tempDir } from "../support/herald.js"
 import { HttpEnvConfig } from "../../src/http/HttpOptions.js"
 import { DaemonConfig } from "../../src/layers/Config.js"
-import { describeConfigError } from "../../src/layers/internal/envVar.js"
+import { describeConfigError } from "../../src/lib/envVar.js"
 
 const readDaemon = (env: Record<string, string>) =>
   Effect.withConfigProvider(DaemonConfig, ConfigProvider.fromMap(new Map(Object.entries(env))))

@@ -3,8 +3,8 @@ import { Chunk, Effect, Either, Stream, TestClock } from "effect"
 import * as fc from "fast-check"
 import { ChangeEvent, Resync } from "../../src/domain/ChangeEvent.js"
 import { Herald } from "../../src/layers/Herald.js"
-import { Retention } from "../../src/services/Retention.js"
-import { Supervisor } from "../../src/services/Supervisor.js"
+import { Retention } from "../../src/runtime/Retention.js"
+import { Supervisor } from "../../src/runtime/Supervisor.js"
 import { eventually, memorySettings, provideHerald, sharedHerald, tempDb, withHerald } from "../support/herald.js"
 
 const seqs = (events: Chunk.Chunk<ChangeEvent | Resync>) => Chunk.toReadonlyArray(events).map((e) => (e instanceof ChangeEvent ? e.seq : "resync"))

@@ -1,7 +1,7 @@
 /** Handlers of durable consumers: list, get, commit an offset, delete. */
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
-import { Herald } from "../../layers/Herald.js"
+import { Herald } from "../../services/Herald.js"
 import { HeraldApi } from "../Api.js"
 import { storageAsDefect } from "./storage.js"
 

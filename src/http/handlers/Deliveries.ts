@@ -1,7 +1,7 @@
 /** Handlers of the deliveries group: list, get, requeue (one or many), cancel, and the pull-sink claim/ack/nack. */
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
-import { Herald } from "../../layers/Herald.js"
+import { Herald } from "../../services/Herald.js"
 import { HeraldApi } from "../Api.js"
 import { defined, storageAsDefect } from "./storage.js"
 

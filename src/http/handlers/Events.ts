@@ -6,7 +6,7 @@
  */
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
-import { Herald } from "../../layers/Herald.js"
+import { Herald } from "../../services/Herald.js"
 import { HeraldApi } from "../Api.js"
 import { Sse } from "../Sse.js"
 import { storageAsDefect } from "./storage.js"

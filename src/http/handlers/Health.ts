@@ -3,12 +3,8 @@
  * not draining, the database writable within a second and with room to grow, migrations current.
  */
 import { HttpApiBuilder, HttpApp, HttpServerResponse } from "@effect/platform"
-import { SqlClient } from "@effect/sql"
 import { Deferred, Effect, Either, Option, Ref } from "effect"
-import { databaseVersion, readMigrations } from "../../layers/Migrations.js"
-import { DatabaseOptionsTag } from "../../layers/Sqlite.js"
-import { diskFull, pageLimit } from "../../services/StorageRoom.js"
-import { Writer } from "../../services/Writer.js"
+import { StorageHealth } from "../../store/StorageHealth.js"
 import { HeraldApi } from "../Api.js"
 import { Draining } from "../Draining.js"
 import { NotReady } from "../errors.js"
@@ -16,19 +12,15 @@ import { NotReady } from "../errors.js"
 export const HealthLive = HttpApiBuilder.group(HeraldApi, "health", (handlers) =>
   Effect.gen(function* () {
     const draining = yield* Draining
-    const writer = yield* Writer
-    const sql = yield* SqlClient.SqlClient
-    const { filename } = yield* DatabaseOptionsTag
-    const buildVersion = readMigrations().reduce((max, f) => Math.max(max, f.id), 0)
+    const storage = yield* StorageHealth
+    const { buildVersion } = storage
     const notReady = (reason: string) =>
       HttpApp.appendPreResponseHandler((_request, response) => Effect.succeed(HttpServerResponse.setHeader(response, "retry-after", "5"))).pipe(
         Effect.zipRight(new NotReady({ reason, retryAfterSeconds: 5 }))
       )
 
-    // BEGIN IMMEDIATE takes the write lock: proof the database is writable right now.
-    const writable = writer.transaction(Effect.all({ version: databaseVersion, pages: pageLimit })).pipe(
-      Effect.provideService(SqlClient.SqlClient, sql)
-    )
+    // The write lock taken: proof the database is writable right now.
+    const writable = storage.writable
     type Writable = typeof writable
 
     // The writer waits up to 30 s for a lock another process holds (Writer.ts) and queues
@@ -65,7 +57,7 @@ export const HealthLive = HttpApiBuilder.group(HeraldApi, "health", (handlers) =
       }
       const { version, pages } = outcome.right
       // The disk is asked outside the transaction: no write lock is held across I/O.
-      const full = Option.isSome(pages.full) ? pages.full : yield* diskFull(filename, pages.pageSize)
+      const full = yield* storage.fullness(pages)
       if (Option.isSome(full)) return yield* notReady(`storage full: ${full.value}; free disk space`)
       if (version !== buildVersion) return yield* notReady(`the database is at migration ${version}, this build expects ${buildVersion}`)
       return { status: "ready" as const, migration: version }

@@ -1,7 +1,7 @@
 /** Handlers of operations: stats and Prometheus metrics. Liveness and readiness are Health's. */
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
-import { Herald } from "../../layers/Herald.js"
+import { Herald } from "../../services/Herald.js"
 import { HeraldApi } from "../Api.js"
 import { Metrics } from "../Metrics.js"
 import { storageAsDefect } from "./storage.js"

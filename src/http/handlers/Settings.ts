@@ -1,7 +1,7 @@
 /** Handlers of the settings document: read masked, replace whole (a masked secret sent back keeps the stored one); test sends. */
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
-import { Herald } from "../../layers/Herald.js"
+import { Herald } from "../../services/Herald.js"
 import { HeraldApi } from "../Api.js"
 import { maskSettings, unmaskSettings } from "../SettingsMask.js"
 import { storageAsDefect } from "./storage.js"

@@ -1,7 +1,7 @@
 /** Handlers of the sinks' status: list, one sink, a hand reset of its circuit. The statuses are SinkStatuses'. */
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
-import { Herald } from "../../layers/Herald.js"
+import { Herald } from "../../services/Herald.js"
 import { HeraldApi } from "../Api.js"
 import { storageAsDefect } from "./storage.js"
 

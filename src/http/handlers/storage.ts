@@ -4,7 +4,7 @@
  * filters drop absent keys.
  */
 import { Effect } from "effect"
-import { isTransientStorageError } from "../../services/Writer.js"
+import { isTransientStorageError } from "../../store/Writer.js"
 import { problemBody, respond } from "../Problem.js"
 
 type WithoutSql<E> = Exclude<E, { readonly _tag: "SqlError" }>
