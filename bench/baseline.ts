@@ -11,8 +11,8 @@
  *   end-to-end figure on the machine at hand.
  */
 import Database from "better-sqlite3"
-import { readMigrations } from "../src/layers/Migrations.js"
-import { insertSql, rowsPerStatement, valuesSql } from "../src/services/internal/multiRow.js"
+import { readMigrations } from "../src/store/sqlite/Migrations.js"
+import { insertSql, rowsPerStatement, valuesSql } from "../src/store/sqlite/multiRow.js"
 
 export type RawPath = "claim" | "handoff"
 

@@ -6,7 +6,7 @@
 import { Effect, Schedule } from "effect"
 import { SinkFailure } from "../src/domain/Sink.js"
 import { backoffMs } from "../src/machines/delivery.js"
-import { delayOfAttempt, retrySchedule, settingsDelayOf } from "../src/services/RetrySchedules.js"
+import { delayOfAttempt, retrySchedule, settingsDelayOf } from "../src/runtime/RetrySchedules.js"
 
 const failure = new SinkFailure({ retryable: true, code: "http_503", message: "unavailable" })
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US")
