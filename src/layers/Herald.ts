@@ -23,18 +23,18 @@ import { PullSinks } from "../services/PullSinks.js"
 import { SinkStatuses } from "../services/SinkStatuses.js"
 import { SinkTester } from "../services/SinkTester.js"
 import { MemorySink } from "../sinks/memory.js"
-import { ChangeLogStore } from "../store/ChangeLogStore.js"
-import { ApiTokenStore } from "../store/ApiTokenStore.js"
-import { CircuitStore } from "../store/CircuitStore.js"
-import { IdempotencyStore } from "../store/IdempotencyStore.js"
-import { StorageHealth } from "../store/StorageHealth.js"
-import { DeliveryStore } from "../store/DeliveryStore.js"
-import { HistoryStore } from "../store/HistoryStore.js"
-import { NotificationStore } from "../store/NotificationStore.js"
-import { SettingsStore } from "../store/SettingsStore.js"
+import { sqliteChangeLogStore } from "../store/sqlite/ChangeLogStore.js"
+import { sqliteApiTokenStore } from "../store/sqlite/ApiTokenStore.js"
+import { sqliteCircuitStore } from "../store/sqlite/CircuitStore.js"
+import { sqliteIdempotencyStore } from "../store/sqlite/IdempotencyStore.js"
+import { sqliteStorageHealth } from "../store/sqlite/StorageHealth.js"
+import { sqliteDeliveryStore } from "../store/sqlite/DeliveryStore.js"
+import { sqliteHistoryStore } from "../store/sqlite/HistoryStore.js"
+import { sqliteNotificationStore } from "../store/sqlite/NotificationStore.js"
+import { sqliteSettingsStore } from "../store/sqlite/SettingsStore.js"
 import { migrate } from "../store/sqlite/Migrations.js"
 import { readerLayer, type SyncMode, writerLayer } from "../store/sqlite/Sqlite.js"
-import { Writer } from "../store/Writer.js"
+import { sqliteWriter } from "../store/sqlite/Writer.js"
 import { sinksLayer } from "./Sinks.js"
 
 export type { ClaimedDelivery, DurableOptions, RequeueReport, Stats } from "../services/Herald.js"
@@ -68,17 +68,17 @@ const heraldLayer = (config: HeraldConfig) => {
   const storage = readerLayer.pipe(
     Layer.provideMerge(Layer.effectDiscard(migrate()).pipe(Layer.provideMerge(writerLayer({ filename: config.database, sync: config.sync }))))
   )
-  const base = Layer.mergeAll(Writer.Default, RuntimeConfig.layer(config.runtime), RetrySchedules.layer(config.retrySchedules), MemorySink.Default).pipe(Layer.provideMerge(storage))
+  const base = Layer.mergeAll(sqliteWriter, RuntimeConfig.layer(config.runtime), RetrySchedules.layer(config.retrySchedules), MemorySink.Default).pipe(Layer.provideMerge(storage))
   const stores = Layer.mergeAll(
-    SettingsStore.Default,
-    NotificationStore.Default,
-    DeliveryStore.Default,
-    ChangeLogStore.Default,
-    HistoryStore.Default,
-    CircuitStore.Default,
-    ApiTokenStore.Default,
-    IdempotencyStore.Default,
-    StorageHealth.Default,
+    sqliteSettingsStore,
+    sqliteNotificationStore,
+    sqliteDeliveryStore,
+    sqliteChangeLogStore,
+    sqliteHistoryStore,
+    sqliteCircuitStore,
+    sqliteApiTokenStore,
+    sqliteIdempotencyStore,
+    sqliteStorageHealth,
     sinksLayer
   ).pipe(Layer.provideMerge(base))
   const routing = Layer.mergeAll(Router.Default, Broadcaster.Default, Circuits.Default).pipe(Layer.provideMerge(stores))

@@ -1,25 +1,12 @@
 /** The stored API token (`api_token`, one row): read it, or store a fresh one unless one is there. */
-import { SqlClient } from "@effect/sql"
-import { Clock, Effect, Option } from "effect"
-import { Writer } from "./Writer.js"
+import { Context, Effect, Option } from "effect"
+import type { SqlError } from "./errors.js"
 
-export class ApiTokenStore extends Effect.Service<ApiTokenStore>()("herald/ApiTokenStore", {
-  effect: Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
-    const writer = yield* Writer
+export interface ApiTokenStoreShape {
+  /** The stored token, if any. */
+  readonly read: Effect.Effect<Option.Option<string>, SqlError, never>
+  /** Stores `token` unless one is stored already; true when it was stored. */
+  readonly createIfAbsent: (token: string) => Effect.Effect<boolean, SqlError, never>
+}
 
-    /** The stored token, if any. */
-    const read = Effect.map(sql<{ token: string }>`SELECT token FROM api_token WHERE id = 1`, (rows) => Option.fromNullable(rows[0]?.token))
-
-    /** Stores `token` unless one is stored already; true when it was stored. */
-    const createIfAbsent = (token: string) =>
-      writer.transaction(Effect.gen(function* () {
-        const now = yield* Clock.currentTimeMillis
-        const rows = yield* sql`INSERT INTO api_token (id, token, created_at) VALUES (1, ${token}, ${now})
-                                ON CONFLICT (id) DO NOTHING RETURNING token`
-        return rows.length > 0
-      }))
-
-    return { read, createIfAbsent } as const
-  })
-}) {}
+export class ApiTokenStore extends Context.Tag("herald/ApiTokenStore")<ApiTokenStore, ApiTokenStoreShape>() {}

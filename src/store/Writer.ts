@@ -1,72 +1,23 @@
 /**
- * The one writer: every write runs in a `BEGIN IMMEDIATE` transaction on the writer
- * connection, retried with jitter when another process holds the lock. Announces each
- * commit so the supervisor and dispatcher wake without polling.
+ * The one writer: every write runs in one write transaction, retried (on SQLite, with jitter
+ * while another process holds the lock). Announces each commit so the supervisor and
+ * dispatcher wake without polling.
  */
-import { SqlClient } from "@effect/sql"
-import type { SqlError } from "@effect/sql/SqlError"
-import { Effect, Option, Schedule } from "effect"
-import { hideForeignTransaction } from "./internal/ownTransaction.js"
-import { makeWakeup } from "../lib/Wakeup.js"
-import { WriterDb } from "./sqlite/WriterDb.js"
+import { Context, type Effect } from "effect"
+import type { Wakeup } from "../lib/Wakeup.js"
+import type { SqlError } from "./errors.js"
 
-const codeOf = (e: unknown) => {
-  if ((e as { _tag?: unknown } | null)?._tag !== "SqlError") return undefined
-  const code = ((e as SqlError).cause as { code?: unknown } | undefined)?.code
-  return typeof code === "string" ? code : undefined
+export { isTransientStorageError } from "./errors.js"
+
+export interface WriterShape {
+  /** Runs `effect` in one write transaction (BEGIN IMMEDIATE); commits, or rolls back on failure. Inside a transaction already open on this writer it is a savepoint, and a busy error is the outer transaction's to handle: retrying inside it cannot succeed. */
+  readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, SqlError | E, R>
+  /** Announced after each commit of this writer. */
+  readonly committed: Wakeup
+  /** Hides a transaction of another @effect/sql client (an embedder's own database) from `effect`. */
+  readonly isolate: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** Whether the caller is inside a transaction on Herald's own writer (an embedder's, through its SqlClient). */
+  readonly inTransaction: Effect.Effect<boolean, never, never>
 }
 
-const isBusy = (e: unknown) => {
-  const code = codeOf(e)
-  return code !== undefined && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
-}
-
-/**
- * A storage error that may pass if the same write is tried again: the lock, I/O, a full disk.
- * Any other (a constraint, a value SQLite refuses) fails the same way every time.
- */
-export const isTransientStorageError = (e: unknown) => {
-  const code = codeOf(e)
-  return code !== undefined && ["SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_FULL", "SQLITE_CANTOPEN", "SQLITE_PROTOCOL"]
-    .some((c) => code.startsWith(c))
-}
-
-/**
- * Busy means another process holds the write lock beyond busy_timeout. SQLite waits out
- * busy_timeout by blocking the thread, so the writer's is short (Sqlite.ts) and the waiting
- * happens here, asynchronously: jittered backoff, at most 1 s apart, for up to 30 s.
- */
-const busyRetry = Schedule.exponential("20 millis").pipe(
-  Schedule.jittered,
-  Schedule.union(Schedule.spaced("1 second")),
-  Schedule.upTo("30 seconds")
-)
-
-/** Retries `effect` while it fails because another process holds the write lock (or `also` says to). */
-export const retryWhileBusy = <A, E, R>(effect: Effect.Effect<A, E, R>, also: (e: E) => boolean = () => false) =>
-  Effect.retry(effect, { schedule: busyRetry, while: (e) => isBusy(e) || also(e) })
-
-export class Writer extends Effect.Service<Writer>()("herald/Writer", {
-  effect: Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
-    const { owns } = yield* WriterDb
-    const committed = yield* makeWakeup
-
-    /** Hides a transaction of another @effect/sql client (an embedder's own database) from `effect`. */
-    const isolate = hideForeignTransaction(owns)
-
-    /** Whether the caller is inside a transaction on Herald's own writer (an embedder's, through its SqlClient). */
-    const inTransaction = Effect.map(Effect.serviceOption(SqlClient.TransactionConnection), (outer) => Option.isSome(outer) && owns(outer.value))
-
-    /**
-     * Runs `effect` in one write transaction (BEGIN IMMEDIATE); commits, or rolls back on
-     * failure. Inside a transaction already open on this writer it is a savepoint, and a busy
-     * error is the outer transaction's to handle: retrying inside it cannot succeed.
-     */
-    const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
-      isolate(Effect.flatMap(inTransaction, (nested) =>
-        nested ? sql.withTransaction(effect) : retryWhileBusy(sql.withTransaction(effect)).pipe(Effect.tap(() => committed.notify))))
-
-    return { transaction, committed, isolate, inTransaction } as const
-  })
-}) {}
+export class Writer extends Context.Tag("herald/Writer")<Writer, WriterShape>() {}

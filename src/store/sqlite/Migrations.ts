@@ -5,7 +5,7 @@
  * (the rule is internal/migrationHistory.ts).
  */
 import { Migrator, SqlClient, SqlSchema } from "@effect/sql"
-import { retryWhileBusy } from "../Writer.js"
+import { retryWhileBusy } from "./Writer.js"
 import { Clock, Data, Effect, Option, Schema } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"

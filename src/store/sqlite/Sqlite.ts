@@ -27,7 +27,6 @@ export interface DatabaseOptions {
 
 export class DatabaseOptionsTag extends Context.Tag("herald/DatabaseOptions")<DatabaseOptionsTag, DatabaseOptions>() {}
 
-
 const checkWritable = (filename: string) =>
   Effect.try({
     try: () => {
