@@ -21,8 +21,11 @@ declare module "vitest" {
   }
 }
 
+/** Fails the run with one line (no stack: the line says what to do). */
 const fail = (line: string): never => {
-  throw new Error(`herald: ${line}`)
+  const error = new Error(`herald: ${line}`)
+  error.stack = error.message
+  throw error
 }
 
 const isExecutable = (file: string) => {

@@ -32,8 +32,9 @@ export interface ChangeRow {
 
 /**
  * Changes after `seq`, in seq order, at most `limit`, all of them from transactions that
- * have ended (a primary key range scan; the key carries `xid`). A feed reader runs it on its
- * own, not inside a transaction that writes.
+ * have ended (a primary key range scan; the key carries `xid`). Run it on its own, never inside
+ * a transaction that has written: that transaction's own xid holds the horizon, so it would read
+ * nothing of its own changes or any newer one.
  */
 export const changesAfter = Effect.fn("PgChangeFeed.changesAfter")(function* (seq: number, limit: number) {
   const sql = yield* SqlClient.SqlClient
