@@ -38,7 +38,7 @@ describe("PostgreSQL migrations", () => {
       expect(yield* history).toEqual(files.map((f) => ({ id: f.id, name: f.name, sha256: f.sha256 })))
       expect(yield* tables).toEqual([
         "api_token", "change_log", "circuits", "consumer_offsets", "deliveries", "delivery_attempts",
-        "delivery_counts", "herald_migrations", "idempotency_keys", "notifications", "settings"
+        "delivery_count_deltas", "delivery_counts", "herald_migrations", "idempotency_keys", "notifications", "settings"
       ])
       const before = yield* history
       expect(yield* migratePg(files)).toEqual([])
