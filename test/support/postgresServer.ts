@@ -3,7 +3,8 @@
  * scripts/ensure-chromium.mjs provisions Chromium. It finds `initdb`/`pg_ctl` (installing
  * Debian's `postgresql` when missing and running as root), runs `initdb` into a fresh temp
  * directory and `pg_ctl start` on a free port of 127.0.0.1, and stops and removes it at the end.
- * No system cluster is read or touched. Per-file databases are test/support/postgres.ts's.
+ * No system cluster is read or touched. HERALD_TEST_PG_URL, when set, names a server to use
+ * instead (a role that may CREATE DATABASE). Per-file databases are test/support/postgres.ts's.
  */
 import { execFileSync, type ExecFileSyncOptions } from "node:child_process"
 import { randomBytes } from "node:crypto"
@@ -107,6 +108,11 @@ const freePort = () =>
   })
 
 export default async function setup(project: TestProject) {
+  const given = process.env.HERALD_TEST_PG_URL
+  if (given !== undefined && given !== "") {
+    project.provide("heraldPgUrl", given)
+    return
+  }
   const started = performance.now()
   const bin = binDir()
   const user = serverUser()
