@@ -1,0 +1,47 @@
+/**
+ * The change feed's read on PostgreSQL: changes after a sequence number, in order, never
+ * passing over one that commits later. Rows are written by the triggers of migrations/pg only.
+ *
+ * Why `seq > last` alone skips: a number is taken when the change row is written, long before
+ * its transaction commits. Transaction A takes seq 9, B takes seq 10 and commits first; a reader
+ * polling `seq > 8` sees 10 and moves its cursor to 10, and when A commits, 9 is behind the
+ * cursor for good. (A plain sequence would skip even with the filter below: A and B each writing
+ * several changes interleave their numbers. migrations/pg/0001 derives seq from the writer's
+ * transaction id so that every change of an older transaction sorts first.)
+ *
+ * The fix, as transactional-outbox readers do: read only changes whose transaction is older
+ * than the oldest one still running (`xid < pg_snapshot_xmin(pg_current_snapshot())`). Every
+ * such transaction has ended, so what this snapshot sees of them is all they will ever write,
+ * and every transaction still able to add a change has a larger xid, hence larger numbers than
+ * anything returned: the cursor never passes a change that can still appear. The price is
+ * latency: a change shows once every transaction older than its own has ended, so a long
+ * transaction that has written anything (or holds an xid) delays the feed until it ends.
+ */
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+
+export interface ChangeRow {
+  readonly seq: number
+  readonly entity: string
+  readonly entityId: string
+  readonly event: string
+  /** The trigger's jsonb payload, parsed. */
+  readonly payload: unknown
+  readonly createdAt: number
+}
+
+/**
+ * Changes after `seq`, in seq order, at most `limit`, all of them from transactions that
+ * have ended (a primary key range scan; the key carries `xid`). Run it on its own, never inside
+ * a transaction that has written: that transaction's own xid holds the horizon, so it would read
+ * nothing of its own changes or any newer one.
+ */
+export const changesAfter = Effect.fn("PgChangeFeed.changesAfter")(function* (seq: number, limit: number) {
+  const sql = yield* SqlClient.SqlClient
+  return yield* sql<ChangeRow>`
+    SELECT seq, entity, entity_id AS "entityId", event, payload, created_at AS "createdAt"
+    FROM change_log
+    WHERE seq > ${seq} AND xid < pg_snapshot_xmin(pg_current_snapshot())
+    ORDER BY seq
+    LIMIT ${limit}`
+})
