@@ -7,7 +7,7 @@ import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import { migratePg, pgDatabaseVersion, readPgMigrations } from "../../src/store/pg/migrate.js"
-import { readMigrations } from "../../src/layers/Migrations.js"
+import { readMigrations } from "../../src/store/sqlite/Migrations.js"
 import { freshDatabaseLayer } from "../support/postgres.js"
 
 const files = readPgMigrations()
