@@ -8,8 +8,7 @@ import { Chunk, Effect, Option, PubSub, Stream } from "effect"
 import { ChangeEvent, Resync } from "../domain/ChangeEvent.js"
 import { ChangeLogStore } from "../store/ChangeLogStore.js"
 import { FeedCursor } from "./internal/FeedCursor.js"
-import { hideForeignTransaction } from "../store/internal/ownTransaction.js"
-import { WriterDb } from "../store/sqlite/WriterDb.js"
+import { Writer } from "../store/Writer.js"
 
 const page = 1_000
 
@@ -17,7 +16,7 @@ export class Broadcaster extends Effect.Service<Broadcaster>()("herald/Broadcast
   scoped: Effect.gen(function* () {
     const store = yield* ChangeLogStore
     // The stream runs in its consumer's context, which may hold another client's transaction.
-    const own = hideForeignTransaction((yield* WriterDb).owns)
+    const own = (yield* Writer).isolate
     const hub = yield* Effect.acquireRelease(PubSub.sliding<ChangeEvent>(4_096), PubSub.shutdown)
 
     let subscribers = 0

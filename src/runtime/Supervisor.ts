@@ -21,7 +21,6 @@ import { Router } from "./Router.js"
 import { RuntimeConfig } from "./RuntimeConfig.js"
 import { SettingsStore } from "../store/SettingsStore.js"
 import { Writer } from "../store/Writer.js"
-import { WriterDb } from "../store/sqlite/WriterDb.js"
 
 const consumer = supervisorConsumer
 const feedPage = 2_000
@@ -38,20 +37,6 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
     const dispatcher = yield* Dispatcher
     const retrySchedules = yield* RetrySchedules
     const circuits = yield* Circuits
-    const { db } = yield* WriterDb
-
-    /**
-     * SQLite's data_version on the writer connection moves only when another connection
-     * commits: another process (a second daemon, a program embedding Herald) wrote. Its new
-     * deliveries, retries and requeues are due work this dispatcher has not been told of.
-     */
-    let dataVersion = db.pragma("data_version", { simple: true })
-    const othersWrote = () => {
-      const now = db.pragma("data_version", { simple: true })
-      if (now === dataVersion) return false
-      dataVersion = now
-      return true
-    }
 
     /** One rescue pass: every expired lease becomes LEASE_EXPIRED (a failed attempt with backoff). */
     const rescueExpired = Effect.fn("Supervisor.rescueExpired")(function* () {
@@ -124,7 +109,7 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
 
     const pumpOnce = Effect.fn("Supervisor.pumpOnce")(function* () {
       const count = yield* advance
-      if (othersWrote()) yield* dispatcher.wake
+      if (yield* writer.othersCommitted) yield* dispatcher.wake
       // The offset has moved past a settings change before it is applied: if applying it fails,
       // every later pass tries again, new changes or not.
       if (settingsDirty) {

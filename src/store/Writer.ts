@@ -16,6 +16,12 @@ export interface WriterShape {
   readonly committed: Wakeup
   /** Hides a transaction of another @effect/sql client (an embedder's own database) from `effect`. */
   readonly isolate: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /**
+   * Whether another process committed to the database since the last call (a second daemon,
+   * a program embedding Herald): its new deliveries, retries and requeues are due work this
+   * process has not been told of.
+   */
+  readonly othersCommitted: Effect.Effect<boolean>
   /** Whether the caller is inside a transaction on Herald's own writer (an embedder's, through its SqlClient). */
   readonly inTransaction: Effect.Effect<boolean, never, never>
 }

@@ -29,7 +29,7 @@ export const retryWhileBusy = <A, E, R>(effect: Effect.Effect<A, E, R>, also: (e
 
 const make = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  const { owns } = yield* WriterDb
+  const { db, owns } = yield* WriterDb
   const committed = yield* makeWakeup
 
   /** Hides a transaction of another @effect/sql client (an embedder's own database) from `effect`. */
@@ -47,7 +47,16 @@ const make = Effect.gen(function* () {
     isolate(Effect.flatMap(inTransaction, (nested) =>
       nested ? sql.withTransaction(effect) : retryWhileBusy(sql.withTransaction(effect)).pipe(Effect.tap(() => committed.notify))))
 
-  return { transaction, committed, isolate, inTransaction } as const
+  // SQLite's data_version on the writer connection moves only when another connection commits.
+  let dataVersion = db.pragma("data_version", { simple: true })
+  const othersCommitted = Effect.sync(() => {
+    const now = db.pragma("data_version", { simple: true })
+    if (now === dataVersion) return false
+    dataVersion = now
+    return true
+  })
+
+  return { transaction, committed, isolate, inTransaction, othersCommitted } as const
 })
 
 /** Writer on SQLite. */
