@@ -23,26 +23,20 @@ import { PullSinks } from "../services/PullSinks.js"
 import { SinkStatuses } from "../services/SinkStatuses.js"
 import { SinkTester } from "../services/SinkTester.js"
 import { MemorySink } from "../sinks/memory.js"
-import { sqliteChangeLogStore } from "../store/sqlite/ChangeLogStore.js"
-import { sqliteApiTokenStore } from "../store/sqlite/ApiTokenStore.js"
-import { sqliteCircuitStore } from "../store/sqlite/CircuitStore.js"
-import { sqliteIdempotencyStore } from "../store/sqlite/IdempotencyStore.js"
-import { sqliteStorageHealth } from "../store/sqlite/StorageHealth.js"
-import { sqliteDeliveryStore } from "../store/sqlite/DeliveryStore.js"
-import { sqliteHistoryStore } from "../store/sqlite/HistoryStore.js"
-import { sqliteNotificationStore } from "../store/sqlite/NotificationStore.js"
-import { sqliteSettingsStore } from "../store/sqlite/SettingsStore.js"
-import { migrate } from "../store/sqlite/Migrations.js"
-import { readerLayer, type SyncMode, writerLayer } from "../store/sqlite/Sqlite.js"
-import { sqliteWriter } from "../store/sqlite/Writer.js"
+import type { SyncMode } from "../store/sqlite/Sqlite.js"
 import { sinksLayer } from "./Sinks.js"
+import { storageLayer } from "./Storage.js"
 
 export type { ClaimedDelivery, DurableOptions, RequeueReport, Stats } from "../services/Herald.js"
 
 export interface HeraldConfig {
-  /** The SQLite file (created if missing). */
+  /**
+   * Where Herald keeps its state: a SQLite file (created if missing), or a PostgreSQL database
+   * as a `postgres://user:password@host:port/database` URL, which several Herald processes may
+   * share.
+   */
   readonly database: string
-  /** `NORMAL` (default): a power loss may lose the last commits, a process crash never. `FULL`: neither. */
+  /** SQLite: `NORMAL` (default): a power loss may lose the last commits, a process crash never. `FULL`: neither. */
   readonly sync?: SyncMode | undefined
   /** Tuning of this process; `background: false` runs no dispatcher or supervisor. */
   readonly runtime?: Partial<RuntimeOptions> | undefined
@@ -58,29 +52,16 @@ export interface HeraldConfig {
 
 /** The runtime as a service (src/services/Herald.ts), with the layer that builds it. */
 export class Herald extends HeraldService {
-  /** Builds the whole runtime on one SQLite file; closing the layer shuts it down in order. */
+  /** Builds the whole runtime on one database; closing the layer shuts it down in order. */
   static readonly layer = (config: HeraldConfig) => heraldLayer(config)
 }
 
 export type HeraldError = SqlError | StorageUnavailable | DatabaseTooNew | MigrationChanged | MigrationMissing | InvalidInput | StoredSettingsInvalid
 
 const heraldLayer = (config: HeraldConfig) => {
-  const storage = readerLayer.pipe(
-    Layer.provideMerge(Layer.effectDiscard(migrate()).pipe(Layer.provideMerge(writerLayer({ filename: config.database, sync: config.sync }))))
-  )
-  const base = Layer.mergeAll(sqliteWriter, RuntimeConfig.layer(config.runtime), RetrySchedules.layer(config.retrySchedules), MemorySink.Default).pipe(Layer.provideMerge(storage))
-  const stores = Layer.mergeAll(
-    sqliteSettingsStore,
-    sqliteNotificationStore,
-    sqliteDeliveryStore,
-    sqliteChangeLogStore,
-    sqliteHistoryStore,
-    sqliteCircuitStore,
-    sqliteApiTokenStore,
-    sqliteIdempotencyStore,
-    sqliteStorageHealth,
-    sinksLayer
-  ).pipe(Layer.provideMerge(base))
+  const process = Layer.mergeAll(RuntimeConfig.layer(config.runtime), RetrySchedules.layer(config.retrySchedules), MemorySink.Default)
+  const storage = storageLayer(config).pipe(Layer.provideMerge(process))
+  const stores = sinksLayer.pipe(Layer.provideMerge(storage))
   const routing = Layer.mergeAll(Router.Default, Broadcaster.Default, Circuits.Default).pipe(Layer.provideMerge(stores))
   const supervised = Supervisor.Default.pipe(Layer.provideMerge(Dispatcher.Default.pipe(Layer.provideMerge(routing))))
   const commands = Layer.mergeAll(Enqueuer.Default, OperatorCommands.Default, PullSinks.Default, SinkTester.Default, SinkStatuses.Default, DurableConsumers.Default).pipe(Layer.provideMerge(supervised))
