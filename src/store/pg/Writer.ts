@@ -4,9 +4,16 @@
  * it), run again when it loses a race (a serialization failure or a deadlock). Transactions of
  * another @effect/sql client (an embedder's own database) are hidden from Herald's statements:
  * a fiber reference marks the transactions this writer opened.
+ *
+ * Other processes' commits: every transaction this writer opens sends NOTIFY herald_commit with
+ * this process's id (PostgreSQL delivers it when the transaction commits, and never if it rolls
+ * back); a listener counts the ones from other processes, and wakes the supervisor at once. The
+ * supervisor's feed poll stays the fallback should the listening connection drop.
  */
 import { SqlClient } from "@effect/sql"
-import { Context, Effect, FiberRef, Layer, Option, Schedule } from "effect"
+import { PgClient } from "@effect/sql-pg"
+import { Context, Effect, FiberRef, Layer, Option, Schedule, Stream } from "effect"
+import { randomUUID } from "node:crypto"
 import { makeWakeup } from "../../lib/Wakeup.js"
 import { isPgRetryable, type SqlError } from "../errors.js"
 import { Writer } from "../Writer.js"
@@ -14,10 +21,22 @@ import { Writer } from "../Writer.js"
 /** A lost race is retried at once and then with jitter, for up to 10 s. */
 const raceRetry = Schedule.exponential("5 millis").pipe(Schedule.jittered, Schedule.upTo("10 seconds"))
 
+const channel = "herald_commit"
+
 const make = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
+  const pg = yield* PgClient.PgClient
   const committed = yield* makeWakeup
   const ours = FiberRef.unsafeMake(false)
+  const me = randomUUID()
+  let othersSeen = false
+  let listening = true
+  yield* pg.listen(channel).pipe(
+    Stream.runForEach((from) => (from === me ? Effect.void : Effect.zipRight(Effect.sync(() => { othersSeen = true }), committed.notify))),
+    Effect.catchAllCause((cause) =>
+      Effect.zipRight(Effect.sync(() => { listening = false }), Effect.logWarning("listening for other processes' commits stopped; each feed poll now counts as one", cause))),
+    Effect.forkScoped
+  )
 
   const isolate = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.flatMap(FiberRef.get(ours), (mine) =>
@@ -28,16 +47,19 @@ const make = Effect.gen(function* () {
   /** Inside a transaction this writer opened it is a savepoint, and a lost race is the outer transaction's to retry. */
   const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
     isolate(Effect.flatMap(inTransaction, (nested) => {
-      const run = sql.withTransaction(Effect.locally(effect, ours, true))
+      const body = nested ? effect : Effect.zipLeft(effect, sql`SELECT pg_notify(${channel}, ${me})`)
+      const run = sql.withTransaction(Effect.locally(body, ours, true))
       return nested ? run : Effect.retry(run, { schedule: raceRetry, while: isPgRetryable }).pipe(Effect.tap(() => committed.notify))
     }))
 
-  // Until LISTEN/NOTIFY carries other processes' commits, every pass of the supervisor's feed
-  // poll counts as one: the dispatcher looks for due work each feedPollMs (the polling fallback).
-  const othersCommitted = Effect.succeed(true)
+  const othersCommitted = Effect.sync(() => {
+    const seen = othersSeen || !listening
+    othersSeen = false
+    return seen
+  })
 
   return { transaction, committed, isolate, inTransaction, othersCommitted } as const
 })
 
 /** Writer on PostgreSQL. */
-export const pgWriter = Layer.effect(Writer, make)
+export const pgWriter = Layer.scoped(Writer, make)
