@@ -5,9 +5,10 @@
  */
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Schema, type Scope } from "effect"
+import { Deferred, Effect, Fiber, Schema, type Scope } from "effect"
 import { NotificationFilter, type NotificationRow, NotificationStore } from "../../../src/store/NotificationStore.js"
 import { Writer } from "../../../src/store/Writer.js"
+import { eventually, stays } from "../../support/herald.js"
 import type { Engine, Storage } from "./feedStorage.js"
 
 const write = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.flatMap(Writer, (w) => w.transaction(effect))
@@ -52,6 +53,36 @@ export const notificationStoreContract = (engine: Engine<NotificationStore>) =>
       const found = yield* write(store.byDedupeKeys(["y", "x", "none"]))
       expect(found.map((n) => [n.dedupeKey, n.id]).sort()).toEqual([["x", idOf(1)], ["y", idOf(4)]])
       expect(yield* write(store.byDedupeKeys([]))).toEqual([])
+    }))
+
+    test("two batches racing for one dedupe key: the one that commits first inserts it, the other finds it", Effect.gen(function* () {
+      const store = yield* NotificationStore
+      const sql = yield* SqlClient.SqlClient
+      const inserted = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const first = yield* Effect.fork(write(Effect.gen(function* () {
+        const ids = yield* store.insertMany([row(1, { dedupeKey: "x" })])
+        yield* Deferred.succeed(inserted, undefined)
+        yield* Deferred.await(release)
+        return ids
+      })))
+      yield* Deferred.await(inserted)
+      const second = yield* Effect.fork(write(Effect.gen(function* () {
+        const ids = yield* store.insertMany([row(2, { dedupeKey: "x" }), row(3)])
+        return { ids, existing: (yield* store.byDedupeKeys(["x"])).map((n) => n.id) }
+      })))
+      yield* Effect.gen(function* () {
+        if (engine.concurrentWriters) {
+          // The second waits on the first's uncommitted key, neither inserting nor skipping yet.
+          yield* eventually(sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
+                                               WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+            (r) => r[0]!.n === 1, "the second batch waits for the first's key")
+        } else {
+          yield* stays(Effect.sync(() => second.unsafePoll()), (r) => r === null, "the second batch ran beside an open write")
+        }
+      }).pipe(Effect.ensuring(Deferred.succeed(release, undefined)))
+      expect(yield* Fiber.join(first)).toEqual(new Set([idOf(1)]))
+      expect(yield* Fiber.join(second)).toEqual({ ids: new Set([idOf(3)]), existing: [idOf(1)] })
     }))
 
     test("a stored notification reads back field for field, its payload parsed as written", Effect.gen(function* () {
