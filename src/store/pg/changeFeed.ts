@@ -20,6 +20,13 @@
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 
+/**
+ * The horizon as a condition on `change_log.xid`: the change's transaction is older than the
+ * oldest one still running, so it has ended and nothing can commit before it any more. Every
+ * read that tells a reader how far it may move (rows, the newest number) applies it.
+ */
+export const belowHorizon = "xid < pg_snapshot_xmin(pg_current_snapshot())"
+
 export interface ChangeRow {
   readonly seq: number
   readonly entity: string
@@ -31,17 +38,17 @@ export interface ChangeRow {
 }
 
 /**
- * Changes after `seq`, in seq order, at most `limit`, all of them from transactions that
- * have ended (a primary key range scan; the key carries `xid`). Run it on its own, never inside
- * a transaction that has written: that transaction's own xid holds the horizon, so it would read
- * nothing of its own changes or any newer one.
+ * Changes after `seq` (and before `until`, when given), in seq order, at most `limit`, all of
+ * them from transactions that have ended (a primary key range scan; the key carries `xid`). Run
+ * it on its own, never inside a transaction that has written: that transaction's own xid holds
+ * the horizon, so it would read nothing of its own changes or any newer one.
  */
-export const changesAfter = Effect.fn("PgChangeFeed.changesAfter")(function* (seq: number, limit: number) {
+export const changesAfter = Effect.fn("PgChangeFeed.changesAfter")(function* (seq: number, limit: number, until?: number) {
   const sql = yield* SqlClient.SqlClient
   return yield* sql<ChangeRow>`
     SELECT seq, entity, entity_id AS "entityId", event, payload, created_at AS "createdAt"
     FROM change_log
-    WHERE seq > ${seq} AND xid < pg_snapshot_xmin(pg_current_snapshot())
+    WHERE seq > ${seq} ${until !== undefined ? sql`AND seq < ${until}` : sql``} AND ${sql.literal(belowHorizon)}
     ORDER BY seq
     LIMIT ${limit}`
 })

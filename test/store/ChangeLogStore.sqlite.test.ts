@@ -1,0 +1,6 @@
+/** The ChangeLogStore contract on SQLite. */
+import { sqliteChangeLogStore } from "../../src/store/sqlite/ChangeLogStore.js"
+import { changeLogStoreContract } from "./contract/ChangeLogStore.js"
+import { sqliteEngine } from "./contract/feedStorage.js"
+
+changeLogStoreContract(sqliteEngine(sqliteChangeLogStore))

@@ -1,0 +1,6 @@
+/** The ChangeLogStore contract on PostgreSQL. */
+import { pgChangeLogStore } from "../../../src/store/pg/ChangeLogStore.js"
+import { changeLogStoreContract } from "../contract/ChangeLogStore.js"
+import { pgEngine } from "../contract/feedStorage.js"
+
+changeLogStoreContract(pgEngine(pgChangeLogStore))
