@@ -1,7 +1,8 @@
 /**
  * The DeliveryStore contract on PostgreSQL (a fresh, migrated database per test), and what
  * only PostgreSQL has: several processes claiming at once, each in its own transaction on its
- * own connection, take disjoint deliveries (FOR UPDATE SKIP LOCKED).
+ * own connection, take disjoint deliveries (FOR UPDATE SKIP LOCKED), and a fenced write that
+ * waited for another transaction's write to its row is checked against the row as committed.
  */
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
@@ -86,5 +87,35 @@ describe("DeliveryStore on PostgreSQL, concurrent claims", () => {
       expect(yield* Fiber.join(holder)).toEqual(["d1", "d2"])
       // Its transaction over (nothing written), the rows are due again.
       expect((yield* writer.transaction(store.due("mem", 0, 10))).map((r) => r.id)).toEqual(["d1", "d2"])
+    }).pipe(Effect.provide(layer)))
+
+  it.effect("a transition waiting on another transaction's write to its row is fenced against the committed row", () =>
+    Effect.gen(function* () {
+      const store = yield* DeliveryStore
+      const writer = yield* Writer
+      const sql = yield* SqlClient.SqlClient
+      yield* writer.transaction(Effect.gen(function* () {
+        yield* insertNotifications([{ id: "n1" }])
+        yield* store.insertMany([newDelivery("d1", "n1", "mem")])
+      }))
+      const [row] = yield* store.byIds(["d1"])
+      const wrote = yield* Deferred.make<void>()
+      const commit = yield* Deferred.make<void>()
+      const first = yield* Effect.fork(writer.transaction(Effect.gen(function* () {
+        const written = yield* store.persist([lease(row!, "w1")])
+        yield* Deferred.succeed(wrote, undefined)
+        yield* Deferred.await(commit)
+        return written
+      })))
+      yield* Deferred.await(wrote)
+      // The same transition, computed from the same version, by another process: it waits for the row lock.
+      const second = yield* Effect.fork(writer.transaction(store.persist([lease(row!, "w2")])))
+      const waiting = sql<{ n: number }>`SELECT count(*) AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock'`.pipe(Effect.map((r) => Number(r[0]!.n)))
+      expect(yield* Effect.repeat(waiting, { until: (n) => n === 1, times: 20_000 })).toBe(1)
+      yield* Deferred.succeed(commit, undefined)
+      expect(yield* Fiber.join(first)).toEqual(new Set(["d1"]))
+      expect(yield* Fiber.join(second)).toEqual(new Set())
+      expect(yield* store.get("d1")).toMatchObject({ status: "leased", leaseOwner: "w1", version: 1 })
     }).pipe(Effect.provide(layer)))
 })
