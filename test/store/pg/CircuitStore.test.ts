@@ -116,4 +116,25 @@ describe("CircuitStore on PostgreSQL", () => {
       expect(seen.status).toBe("closed")
       expect(seen.version).toBe(2)
     })))
+
+  it.scopedLive("notClosed waits for a transaction stepping a circuit, and leaves out the one it closed", () =>
+    run(Effect.gen(function* () {
+      const writer = yield* Writer
+      const store = yield* CircuitStore
+      yield* writer.transaction(store.write([openRow("a", 1), openRow("s", 1)]))
+      const read = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const closer = yield* Effect.fork(writer.transaction(Effect.gen(function* () {
+        yield* store.of(["s"])
+        yield* Deferred.succeed(read, undefined)
+        yield* Deferred.await(release)
+        yield* store.write([closedRow("s", 2)])
+      })))
+      yield* Deferred.await(read)
+      const other = yield* Effect.fork(writer.transaction(store.notClosed))
+      yield* someoneWaitsForALock
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(closer)
+      expect((yield* Fiber.join(other)).map((r) => r.sink)).toEqual(["a"])
+    })))
 })
