@@ -14,6 +14,14 @@ import { DaemonConfig } from "./layers/Config.js"
 import { Herald } from "./layers/Herald.js"
 import { daemonLayer, HttpOptions } from "./layers/Http.js"
 import { describeConfigError } from "./lib/envVar.js"
+import { isPostgresUrl, maskedDatabase } from "./store/StorageConfig.js"
+
+/** The database the config names: PostgreSQL when HERALD_DATABASE_URL is set, else the SQLite file at HERALD_DB. */
+const databaseOf = (config: { readonly database: string; readonly databaseUrl: Option.Option<string> }) =>
+  Option.getOrElse(config.databaseUrl, () => config.database)
+
+/** The database as the daemon prints it: the SQLite file's full path, or the URL without its password. */
+const shown = (database: string) => (isPostgresUrl(database) ? maskedDatabase(database) : path.resolve(database))
 
 const origin = (address: HttpServer.Address) => {
   if (address._tag === "UnixAddress") return `http+unix://${address.path}`
@@ -53,7 +61,7 @@ const banner = (url: string, token: ApiToken["Type"], database: string) => {
 const serve = Effect.gen(function* () {
   // Every variable is checked before anything starts: a bad HERALD_PORT must not leave a new database behind.
   const { config, http } = yield* Config.all({ config: DaemonConfig, http: HttpEnvConfig })
-  const database = path.resolve(config.database)
+  const database = shown(databaseOf(config))
   yield* Effect.logInfo("starting").pipe(Effect.annotateLogs({ database, sync: config.sync }))
   yield* Layer.launch(
     Layer.scopedDiscard(
@@ -67,7 +75,7 @@ const serve = Effect.gen(function* () {
         yield* Effect.addFinalizer(() => Effect.logInfo("shutting down: draining HTTP, then the runtime, then closing the database"))
       })
     ).pipe(Layer.provide(daemonLayer({
-      database: config.database,
+      database: databaseOf(config),
       sync: config.sync,
       runtime: {
         changeRetentionMs: config.changeRetentionHours * 3_600_000,
@@ -86,17 +94,17 @@ const printToken = Effect.gen(function* () {
   if (Option.isSome(http.token)) {
     return yield* Effect.fail(new Error("the token is HERALD_TOKEN's value, which Herald does not store: use that value (or unset HERALD_TOKEN to use the stored token)"))
   }
+  const database = databaseOf(config)
   // A mistyped HERALD_DB must not create (and migrate) an empty database just to find no token in it.
-  const file = path.resolve(config.database)
-  if (!fs.existsSync(file)) {
-    return yield* Effect.fail(new Error(`no database at ${file}: start the daemon once (npm start), or set HERALD_DB to the one it uses`))
+  if (!isPostgresUrl(database) && !fs.existsSync(path.resolve(database))) {
+    return yield* Effect.fail(new Error(`no database at ${shown(database)}: start the daemon once (npm start), or set HERALD_DB to the one it uses`))
   }
   const stored = yield* readStoredToken.pipe(
-    Effect.provide(Herald.layer({ database: config.database, sync: config.sync, runtime: { background: false } }))
+    Effect.provide(Herald.layer({ database, sync: config.sync, runtime: { background: false } }))
   )
   yield* Effect.sync(() =>
     process.stdout.write(Option.match(stored, {
-      onNone: () => `no token is stored in ${path.resolve(config.database)} yet: start the daemon once (npm start)\n`,
+      onNone: () => `no token is stored in ${shown(database)} yet: start the daemon once (npm start)\n`,
       onSome: (token) => `${token}\n`
     })))
 })
@@ -116,7 +124,7 @@ const help = [
   usage,
   "",
   "  (no argument)  run the daemon; the HERALD_* variables configure it (see README.md)",
-  "  token          print the API token stored in the database (HERALD_DB)",
+  "  token          print the API token stored in the database (HERALD_DATABASE_URL, else HERALD_DB)",
   "  --help, -h     print this",
   ""
 ].join("\n")

@@ -61,6 +61,7 @@ describe("the daemon", () => {
     // One bad value each (test/layers/Config.test.ts tries many in-process).
     const bad: Record<string, string> = {
       HERALD_DB: "",
+      HERALD_DATABASE_URL: "mysql://localhost/herald",
       HERALD_SYNC: "SOMETIMES",
       HERALD_HOST: "",
       HERALD_PORT: "70000",

@@ -5,6 +5,7 @@
 import { Config } from "effect"
 import * as fs from "node:fs"
 import { envVar, integerVar, literalVar, numberVar, textVar } from "../lib/envVar.js"
+import { isPostgresUrl, maskedDatabase } from "../store/StorageConfig.js"
 
 const isDirectory = (p: string) => {
   try {
@@ -16,6 +17,15 @@ const isDirectory = (p: string) => {
 
 export const DaemonConfig = Config.all({
   database: textVar("HERALD_DB", "a path to the SQLite file").pipe(Config.withDefault("./herald.db")),
+  // Set: PostgreSQL at this URL, shared by every process pointed at it; HERALD_DB is not used.
+  databaseUrl: envVar("HERALD_DATABASE_URL", "a postgres:// or postgresql:// URL", (raw) => {
+    if (!isPostgresUrl(raw)) return undefined
+    try {
+      return new URL(raw).hostname !== "" ? raw : undefined
+    } catch {
+      return undefined
+    }
+  }, (raw) => JSON.stringify(maskedDatabase(raw))).pipe(Config.option),
   sync: literalVar("HERALD_SYNC", ["NORMAL", "FULL"] as const).pipe(Config.withDefault("NORMAL" as const)),
   changeRetentionHours: numberVar("HERALD_CHANGE_RETENTION_HOURS", "a number of hours greater than 0", (h) => h > 0).pipe(
     Config.withDefault(168)

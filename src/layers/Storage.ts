@@ -3,7 +3,8 @@
  * or a PostgreSQL URL. Either way the layer migrates the database and provides the same store
  * tags (src/store), the Writer and the reader.
  */
+import { pgStorage } from "../store/pg/storage.js"
 import { sqliteStorage } from "../store/sqlite/storage.js"
-import type { StorageConfig } from "../store/StorageConfig.js"
+import { isPostgresUrl, type StorageConfig } from "../store/StorageConfig.js"
 
-export const storageLayer = (config: StorageConfig) => sqliteStorage(config)
+export const storageLayer = (config: StorageConfig) => (isPostgresUrl(config.database) ? pgStorage(config) : sqliteStorage(config))

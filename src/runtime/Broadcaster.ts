@@ -7,7 +7,7 @@
 import { Chunk, Effect, Option, PubSub, Stream } from "effect"
 import { ChangeEvent, Resync } from "../domain/ChangeEvent.js"
 import { ChangeLogStore } from "../store/ChangeLogStore.js"
-import { FeedCursor } from "./internal/FeedCursor.js"
+import { FeedCursor, type Linked } from "./internal/FeedCursor.js"
 import { Writer } from "../store/Writer.js"
 
 const page = 1_000
@@ -17,10 +17,12 @@ export class Broadcaster extends Effect.Service<Broadcaster>()("herald/Broadcast
     const store = yield* ChangeLogStore
     // The stream runs in its consumer's context, which may hold another client's transaction.
     const own = (yield* Writer).isolate
-    const hub = yield* Effect.acquireRelease(PubSub.sliding<ChangeEvent>(4_096), PubSub.shutdown)
+    const hub = yield* Effect.acquireRelease(PubSub.sliding<Linked>(4_096), PubSub.shutdown)
 
     let subscribers = 0
-    const publish = (events: ReadonlyArray<ChangeEvent>) => PubSub.publishAll(hub, events)
+    /** Publishes changes read in order right after the change `after`: each goes out linked to the one before it. */
+    const publish = (events: ReadonlyArray<ChangeEvent>, after: number) =>
+      PubSub.publishAll(hub, events.map((event, i) => ({ prev: i === 0 ? after : events[i - 1]!.seq, event })))
 
     /** Reads [from+1, until) from the database, page by page. */
     const range = (from: number, until?: number): Stream.Stream<ChangeEvent> =>
@@ -38,9 +40,9 @@ export class Broadcaster extends Effect.Service<Broadcaster>()("herald/Broadcast
 
     /** A cursor after `after`, and what to say first when the database cannot serve it (retention, a restore). */
     const open = (after: number) =>
-      Effect.map(Effect.orDie(own(store.bounds)), ({ oldest, newest }) => {
-        const cursor = new FeedCursor(after)
-        return { cursor, head: cursor.start(oldest, newest) }
+      Effect.map(Effect.orDie(own(store.bounds)), ({ oldest, newest, prunedThrough }) => {
+        const cursor = new FeedCursor(after, store.denseSeq)
+        return { cursor, head: cursor.start(oldest, newest, prunedThrough) }
       })
 
     /**
@@ -63,7 +65,7 @@ export class Broadcaster extends Effect.Service<Broadcaster>()("herald/Broadcast
         const { cursor, head } = yield* open(after)
         // One decision per chunk of the hub, not one inner stream per change: with many
         // subscribers, per-change stream steps cost more than the writes they announce.
-        const followChunk = (chunk: Chunk.Chunk<ChangeEvent>): Stream.Stream<ChangeEvent | Resync> => {
+        const followChunk = (chunk: Chunk.Chunk<Linked>): Stream.Stream<ChangeEvent | Resync> => {
           const { events, gap } = cursor.follow(chunk)
           if (gap === undefined) return Stream.fromChunk(events)
           // A gap: the hub slid past entries this subscriber had not read. Fill it from the database.

@@ -93,7 +93,7 @@ export class Supervisor extends Effect.Service<Supervisor>()("herald/Supervisor"
       if (yield* broadcaster.hasSubscribers) {
         const rows = yield* changes.after(offset, feedPage)
         if (rows.length === 0) return 0
-        yield* broadcaster.publish(rows)
+        yield* broadcaster.publish(rows, offset)
         offset = rows[rows.length - 1]!.seq
         if (rows.some((r) => r.entity === "settings")) settingsDirty = true
         return rows.length

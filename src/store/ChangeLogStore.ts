@@ -14,7 +14,17 @@ export interface ChangeLogStoreShape {
   readonly after: (seq: number, limit: number, until?: number) => Effect.Effect<ChangeEvent[], SqlError, never>
   /** Without reading rows: the newest sequence after `seq`, and whether settings changed there. */
   readonly summaryAfter: (seq: number) => Effect.Effect<{ newest: number | null; settings: number | null; }, SqlError, never>
-  readonly bounds: Effect.Effect<{ oldest: number | null; newest: number | null; }, SqlError, never>
+  /**
+   * The oldest and newest change, and `prunedThrough`: every change numbered up to it was
+   * deleted by retention (0 when none was). A reader whose last change is below it missed some.
+   */
+  readonly bounds: Effect.Effect<{ oldest: number | null; newest: number | null; prunedThrough: number }, SqlError>
+  /**
+   * Whether sequence numbers have no holes but the ones retention cuts (SQLite's AUTOINCREMENT):
+   * then a hole in a range read means rows were pruned under the reader. PostgreSQL's are not
+   * dense (they carry the writer's transaction id).
+   */
+  readonly denseSeq: boolean
   readonly offset: (consumer: string) => Effect.Effect<number, SqlError, never>
   /** Inside the caller's write transaction. */
   readonly saveOffset: (consumer: string, seq: number, now: number) => Effect.Effect<void, SqlError, never>

@@ -9,3 +9,6 @@ export interface StorageConfig {
 
 /** Whether `database` names a PostgreSQL database rather than a SQLite file. */
 export const isPostgresUrl = (database: string) => /^postgres(ql)?:\/\//i.test(database)
+
+/** The database as it may be printed: a SQLite path as it is, a URL with its password masked. */
+export const maskedDatabase = (database: string) => database.replace(/^([a-z]+:\/\/[^:/@]*:)[^@]*@/i, "$1***@")

@@ -22,16 +22,16 @@ const read = (env: Record<string, string>) =>
 describe("the HERALD_* variables", () => {
   it("unset, each has its default", () => {
     const ok = Either.getOrThrow(read({}))
-    expect(ok.daemon).toEqual({ database: "./herald.db", sync: "NORMAL", changeRetentionHours: 168, historyRetentionDays: 30, maxQueuedEnqueues: 10_000, logDir: Option.none() })
+    expect(ok.daemon).toEqual({ database: "./herald.db", databaseUrl: Option.none(), sync: "NORMAL", changeRetentionHours: 168, historyRetentionDays: 30, maxQueuedEnqueues: 10_000, logDir: Option.none() })
     expect(ok.http).toEqual({ host: "127.0.0.1", port: 7878, token: Option.none(), maxBodyBytes: 1024 * 1024 })
   })
 
   it("good values are read as what they say", () => {
     const ok = Either.getOrThrow(read({
-      HERALD_DB: "/var/lib/herald/h.db", HERALD_SYNC: "FULL", HERALD_HOST: "::", HERALD_PORT: "0", HERALD_TOKEN: "0123456789abcdef",
+      HERALD_DB: "/var/lib/herald/h.db", HERALD_DATABASE_URL: "postgres://herald:secret@db.internal:5432/herald", HERALD_SYNC: "FULL", HERALD_HOST: "::", HERALD_PORT: "0", HERALD_TOKEN: "0123456789abcdef",
       HERALD_MAX_BODY_BYTES: "1024", HERALD_CHANGE_RETENTION_HOURS: "0.5", HERALD_HISTORY_RETENTION_DAYS: "0"
     }))
-    expect(ok.daemon).toEqual({ database: "/var/lib/herald/h.db", sync: "FULL", changeRetentionHours: 0.5, historyRetentionDays: 0, maxQueuedEnqueues: 10_000, logDir: Option.none() })
+    expect(ok.daemon).toEqual({ database: "/var/lib/herald/h.db", databaseUrl: Option.some("postgres://herald:secret@db.internal:5432/herald"), sync: "FULL", changeRetentionHours: 0.5, historyRetentionDays: 0, maxQueuedEnqueues: 10_000, logDir: Option.none() })
     expect({ ...ok.http, token: Option.map(ok.http.token, Redacted.value) })
       .toEqual({ host: "::", port: 0, token: Option.some("0123456789abcdef"), maxBodyBytes: 1024 })
     expect(Either.getOrThrow(read({ HERALD_PORT: "65535", HERALD_MAX_BODY_BYTES: "67108864", HERALD_HISTORY_RETENTION_DAYS: "1.5" })).http.port).toBe(65_535)
@@ -40,6 +40,7 @@ describe("the HERALD_* variables", () => {
   it("a bad value is one line: the variable, the rule it broke, and what it got", () => {
     const bad: Record<string, ReadonlyArray<string>> = {
       HERALD_DB: [""],
+      HERALD_DATABASE_URL: ["", "mysql://localhost/herald", "postgres://", "herald.db"],
       HERALD_SYNC: ["SOMETIMES", "normal", "", " FULL"],
       HERALD_HOST: [""],
       HERALD_PORT: ["70000", "65536", "abc", "-1", "80.5", "0x50", "1e3", " 80", ""],

@@ -38,7 +38,7 @@ describe("change_log retention", () => {
         const newest = yield* herald.latestSeq
         yield* TestClock.setTime(120_000)
         yield* retention.pruneOnce()
-        expect(yield* Effect.orDie(changes.bounds)).toEqual({ oldest: newest, newest })
+        expect(yield* Effect.orDie(changes.bounds)).toEqual({ oldest: newest, newest, prunedThrough: newest - 1 })
         const { notification } = yield* herald.enqueue({ kind: "k", title: "after" })
         const next = yield* herald.subscribe(newest).pipe(Stream.take(1), Stream.runCollect)
         expect(Chunk.toReadonlyArray(next)[0]).toMatchObject({ seq: newest + 1, entity: "notification", entityId: notification.id })
@@ -58,7 +58,7 @@ describe("change_log retention", () => {
         expect(newest).toBeGreaterThan(published + 2)
         yield* TestClock.setTime(120_000)
         yield* retention.pruneOnce()
-        expect(yield* Effect.orDie(changes.bounds)).toEqual({ oldest: published + 1, newest })
+        expect(yield* Effect.orDie(changes.bounds)).toEqual({ oldest: published + 1, newest, prunedThrough: published })
       }), { background: false, changeRetentionMs: 60_000 })
     }))
 

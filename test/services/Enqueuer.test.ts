@@ -207,7 +207,7 @@ describe("Enqueuer batches", () => {
 describe("Enqueuer backpressure", () => {
   it.scoped("past maxQueuedEnqueues, enqueue fails with Overloaded and writes nothing; everything accepted is written", () =>
     withHerald((herald) => Effect.gen(function* () {
-      const { db } = yield* WriterDb
+      const { db } = yield* Effect.orDie(Effect.serviceOptional(WriterDb)) // SQLite only: the layer provides it on a file
       // Another process holds the write lock: accepted enqueues wait (the busy backoff runs on the test clock).
       const other = new Database(db.name)
       other.exec("BEGIN IMMEDIATE")

@@ -1,30 +1,39 @@
 /**
  * Where one reader of the change feed stands (the last sequence number it was given) and the
- * rules that keep it exact: nothing twice, nothing skipped silently. Sequence numbers have no
- * holes but the ones retention cuts, so a hole in what the database returns means rows this
- * reader had not read were pruned: it is told with a Resync. Owned by one stream at a time.
+ * rules that keep it exact: nothing twice, nothing skipped silently. Live changes come linked
+ * to the change before them (`prev`), so a reader can tell it missed some whatever the engine's
+ * numbering; a start older than what retention kept is told with a Resync, and so (on SQLite,
+ * whose numbers have no holes but the ones retention cuts) is a hole in a range read. Owned by
+ * one stream at a time.
  */
 import { Chunk } from "effect"
 import { type ChangeEvent, Resync } from "../../domain/ChangeEvent.js"
 
+/** A live change as the hub carries it: with the sequence number of the change just before it in the feed. */
+export interface Linked {
+  readonly prev: number
+  readonly event: ChangeEvent
+}
+
 /** Changes of a live chunk that follow on at once, and where it broke: fill `(last, until)` from the database, then go on with `rest`. */
 export interface Followed {
   readonly events: Chunk.Chunk<ChangeEvent>
-  readonly gap: { readonly until: number; readonly rest: Chunk.Chunk<ChangeEvent> } | undefined
+  readonly gap: { readonly until: number; readonly rest: Chunk.Chunk<Linked> } | undefined
 }
 
 export class FeedCursor {
-  constructor(public last: number) {}
+  /** `dense`: the store's numbers have no holes but retention's (ChangeLogStore.denseSeq). */
+  constructor(public last: number, private readonly dense: boolean = true) {}
 
   /**
    * What a reader starting here is told first. A start older than what retention kept skips to
    * the oldest change; one past the newest (a database restored from a backup: the changes the
    * reader saw are gone) skips back to the newest. Either way the reader reloads its state.
    */
-  start(oldest: number | null, newest: number | null): ReadonlyArray<Resync> {
+  start(oldest: number | null, newest: number | null, prunedThrough: number): ReadonlyArray<Resync> {
     const requestedAfter = this.last
-    if (oldest !== null && requestedAfter < oldest - 1) {
-      this.last = oldest - 1
+    if (oldest !== null && requestedAfter < prunedThrough) {
+      this.last = prunedThrough
       return [new Resync({ requestedAfter, oldestAvailable: oldest })]
     }
     if (requestedAfter > (newest ?? 0)) {
@@ -39,7 +48,7 @@ export class FeedCursor {
     const out: Array<ChangeEvent | Resync> = []
     for (const e of rows) {
       if (e.seq <= this.last) continue
-      if (e.seq > this.last + 1) out.push(new Resync({ requestedAfter: this.last, oldestAvailable: e.seq }))
+      if (this.dense && e.seq > this.last + 1) out.push(new Resync({ requestedAfter: this.last, oldestAvailable: e.seq }))
       out.push(e)
       this.last = e.seq
     }
@@ -51,13 +60,14 @@ export class FeedCursor {
    * hub slid past entries this reader had not read); the cursor moves over what it returns.
    * The rest is decided after the gap is filled, since the fill moves the cursor.
    */
-  follow(chunk: Chunk.Chunk<ChangeEvent>): Followed {
+  follow(chunk: Chunk.Chunk<Linked>): Followed {
     const events: Array<ChangeEvent> = []
     const all = Chunk.toReadonlyArray(chunk)
     for (let i = 0; i < all.length; i++) {
-      const e = all[i]!
+      const { prev, event: e } = all[i]!
       if (e.seq <= this.last) continue
-      if (e.seq > this.last + 1) {
+      // Nothing lies between `prev` and this change: it follows on when this reader is at or past `prev`.
+      if (prev > this.last) {
         return { events: Chunk.unsafeFromArray(events), gap: { until: e.seq + 1, rest: Chunk.unsafeFromArray(all.slice(i + 1)) } }
       }
       events.push(e)

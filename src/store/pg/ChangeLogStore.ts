@@ -13,6 +13,9 @@ import { belowHorizon, changesAfter, type ChangeRow } from "./changeFeed.js"
 /** The payload is jsonb, parsed by the driver: the event as SQLite's store builds it. */
 const toEvent = (r: ChangeRow) => new ChangeEvent(r, { disableValidation: true })
 
+/** The offset row where retention records the newest change it deleted (names starting `herald` are Herald's own). */
+const prunedMark = "herald.pruned"
+
 const make = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   const read = yield* ReadSql
@@ -39,8 +42,11 @@ const make = Effect.gen(function* () {
       FROM change_log WHERE seq > ${seq} AND ${horizon}`.pipe(Effect.map((r) => r[0]!))
 
   /** Both below the horizon: `newest` is where a new reader starts, so nothing after it may still appear before it. */
-  const bounds = read<{ oldest: number | null; newest: number | null }>`
-    SELECT min(seq) AS oldest, max(seq) AS newest FROM change_log WHERE ${horizon}`.pipe(Effect.map((r) => r[0]!))
+  // Numbers are not dense: retention records the newest change it deleted (a Herald-own offset row).
+  const bounds = read<{ oldest: number | null; newest: number | null; prunedThrough: number }>`
+    SELECT min(seq) AS oldest, max(seq) AS newest,
+           coalesce((SELECT seq FROM consumer_offsets WHERE consumer = ${prunedMark}), 0) AS "prunedThrough"
+    FROM change_log WHERE ${horizon}`.pipe(Effect.map((r) => r[0]!))
 
   const offset = (consumer: string) =>
     read<{ seq: number }>`SELECT seq FROM consumer_offsets WHERE consumer = ${consumer}`.pipe(
@@ -119,11 +125,14 @@ const make = Effect.gen(function* () {
         cut++
       }
       if (cut === 0) return 0
-      yield* sql`DELETE FROM change_log WHERE seq <= ${oldest[cut - 1]!.seq}`
+      const through = oldest[cut - 1]!.seq
+      yield* sql`DELETE FROM change_log WHERE seq <= ${through}`
+      yield* sql`INSERT INTO consumer_offsets (consumer, seq, updated_at) VALUES (${prunedMark}, ${through}, ${before})
+                 ON CONFLICT (consumer) DO UPDATE SET seq = GREATEST(consumer_offsets.seq, excluded.seq), updated_at = excluded.updated_at`
       return cut
     })
 
-  return { after, summaryAfter, bounds, offset, saveOffset, offsets, offsetRow, commitOffset, deleteOffset, prune, countablesAfter } as const
+  return { denseSeq: false, after, summaryAfter, bounds, offset, saveOffset, offsets, offsetRow, commitOffset, deleteOffset, prune, countablesAfter } as const
 })
 
 /** ChangeLogStore on PostgreSQL. */

@@ -33,8 +33,11 @@ const make = Effect.gen(function* () {
       SELECT max(seq) AS newest, max(CASE WHEN entity = 'settings' THEN seq END) AS settings
       FROM change_log WHERE seq > ${seq}`.pipe(Effect.map((r) => r[0]!))
 
+  // Dense numbers from 1: every change below the oldest kept one was pruned.
   const bounds = read<{ oldest: number | null; newest: number | null }>`
-    SELECT min(seq) AS oldest, max(seq) AS newest FROM change_log`.pipe(Effect.map((r) => r[0]!))
+    SELECT min(seq) AS oldest, max(seq) AS newest FROM change_log`.pipe(
+    Effect.map((r) => ({ ...r[0]!, prunedThrough: r[0]!.oldest === null ? 0 : r[0]!.oldest - 1 }))
+  )
 
   const offset = (consumer: string) =>
     read<{ seq: number }>`SELECT seq FROM consumer_offsets WHERE consumer = ${consumer}`.pipe(
@@ -112,7 +115,7 @@ const make = Effect.gen(function* () {
       return cut
     })
 
-  return { after, summaryAfter, bounds, offset, saveOffset, offsets, offsetRow, commitOffset, deleteOffset, prune, countablesAfter } as const
+  return { denseSeq: true, after, summaryAfter, bounds, offset, saveOffset, offsets, offsetRow, commitOffset, deleteOffset, prune, countablesAfter } as const
 })
 
 /** ChangeLogStore on SQLite. */

@@ -28,7 +28,7 @@ export const changeLogStoreContract = (engine: Engine<ChangeLogStore>) =>
       const changes = yield* ChangeLogStore
       const sql = yield* SqlClient.SqlClient
       expect(yield* changes.after(0, 100)).toEqual([])
-      expect(yield* changes.bounds).toEqual({ oldest: null, newest: null })
+      expect(yield* changes.bounds).toEqual({ oldest: null, newest: null, prunedThrough: 0 })
       yield* write(sql`INSERT INTO settings (id, document, version, updated_at) VALUES (1, '{}', 1, 5)`)
       yield* write(Effect.zipRight(insertNotification("n1", 7), insertNotification("n2", 8)))
       yield* write(sql`UPDATE notifications SET routed_at = 9 WHERE id = 'n1'`)
@@ -52,7 +52,7 @@ export const changeLogStoreContract = (engine: Engine<ChangeLogStore>) =>
       expect(brief(yield* changes.after(0, 2))).toEqual(brief(all.slice(0, 2)))
       expect(brief(yield* changes.after(all[1]!.seq, 2))).toEqual(brief(all.slice(2, 4)))
       expect(brief(yield* changes.after(all[0]!.seq, 100, all[3]!.seq))).toEqual(brief(all.slice(1, 3)))
-      expect(yield* changes.bounds).toEqual({ oldest: all[0]!.seq, newest: all[4]!.seq })
+      expect(yield* changes.bounds).toEqual({ oldest: all[0]!.seq, newest: all[4]!.seq, prunedThrough: changes.denseSeq ? all[0]!.seq - 1 : 0 })
       expect(yield* changes.summaryAfter(0)).toEqual({ newest: all[4]!.seq, settings: all[0]!.seq })
       expect(yield* changes.summaryAfter(all[0]!.seq)).toEqual({ newest: all[4]!.seq, settings: null })
       expect(yield* changes.summaryAfter(all[4]!.seq)).toEqual({ newest: null, settings: null })
@@ -141,7 +141,8 @@ export const changeLogStoreContract = (engine: Engine<ChangeLogStore>) =>
       expect(yield* write(changes.prune(100, seqs.at(-1)!, 100))).toBe(1) // all but the newest
       expect(yield* left).toEqual(["notification:r5:created"])
       expect(yield* write(changes.prune(100, seqs.at(-1)!, 100))).toBe(0)
-      expect(yield* changes.bounds).toEqual({ oldest: seqs.at(-1), newest: seqs.at(-1) })
+      // Everything before the newest was pruned, and a reader below it is told so.
+      expect(yield* changes.bounds).toEqual({ oldest: seqs.at(-1), newest: seqs.at(-1), prunedThrough: seqs.at(-2) })
     }))
 
     test("countablesAfter returns created notifications and attempts settled from leased in (seq, upTo], with sink and error code", Effect.gen(function* () {

@@ -16,7 +16,7 @@ import { tempDb, tempDir } from "../../support/herald.js"
 const copyMigrations = (dir: string) => {
   const copy = path.join(dir, "migrations")
   fs.mkdirSync(copy)
-  for (const f of fs.readdirSync(migrationsDir)) fs.copyFileSync(path.join(migrationsDir, f), path.join(copy, f))
+  for (const f of fs.readdirSync(migrationsDir).filter((f) => f.endsWith(".sql"))) fs.copyFileSync(path.join(migrationsDir, f), path.join(copy, f))
   return copy
 }
 
