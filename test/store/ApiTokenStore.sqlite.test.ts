@@ -1,9 +1,9 @@
 /** The ApiTokenStore contract on SQLite. */
 import { describe } from "@effect/vitest"
-import { sqliteApiTokenStore } from "../../src/store/sqlite/ApiTokenStore.js"
+import { sqlApiTokenStore } from "../../src/store/sql/ApiTokenStore.js"
 import { apiTokenStoreContract } from "./contract/ApiTokenStore.js"
 import { sqliteStorage } from "./contract/engines.js"
 
 describe("ApiTokenStore on SQLite", () => {
-  apiTokenStoreContract(sqliteStorage, sqliteApiTokenStore)
+  apiTokenStoreContract(sqliteStorage, sqlApiTokenStore)
 })

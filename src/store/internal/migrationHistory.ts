@@ -1,8 +1,10 @@
 /**
  * The rule a database's applied migrations must keep against this build's files, as a pure
- * function. Reading the rows and running migrations is Migrations.ts's.
+ * function, for both engines; and a migration file's checksum. Reading the rows and running
+ * migrations is each engine's runner's (sqlite/Migrations.ts, pg/migrate.ts).
  */
 import { Option } from "effect"
+import { createHash } from "node:crypto"
 import { DatabaseTooNew, MigrationChanged, MigrationMissing } from "../../domain/errors.js"
 
 /** A migration file of this build: its number, name and the SHA-256 of its text. */
@@ -22,7 +24,15 @@ export interface AppliedMigration {
 
 export type HistoryProblem = DatabaseTooNew | MigrationChanged | MigrationMissing
 
-export const migrationFileName = (id: number, name: string) => `${String(id).padStart(4, "0")}_${name}.sql`
+/** `NNNN_name.sql` under `folder` (`""` for SQLite's files, `"pg/"` for PostgreSQL's), as the errors print it after `migrations/`. */
+export const migrationFileName = (id: number, name: string, folder = "") => `${folder}${String(id).padStart(4, "0")}_${name}.sql`
+
+/**
+ * A migration file's SHA-256, with CRLF read as LF: git's autocrlf gives a Windows checkout
+ * of the released file CRLF endings, which the database reads as the same statements. Any other
+ * change, a comment or a blank line included, is an edit of a landed file.
+ */
+export const migrationChecksum = (text: string) => createHash("sha256").update(text.replace(/\r\n/g, "\n"), "utf8").digest("hex")
 
 /**
  * The first problem, by migration number, or none when the database can be migrated: this
@@ -33,8 +43,10 @@ export const migrationFileName = (id: number, name: string) => `${String(id).pad
  */
 export const checkHistory = (
   files: ReadonlyArray<BuildMigration>,
-  applied: ReadonlyArray<AppliedMigration>
+  applied: ReadonlyArray<AppliedMigration>,
+  folder = ""
 ): Option.Option<HistoryProblem> => {
+  const fileName = (id: number, name: string) => migrationFileName(id, name, folder)
   const buildVersion = files.reduce((max, f) => Math.max(max, f.id), 0)
   const databaseVersion = applied.reduce((max, m) => Math.max(max, m.id), 0)
   if (databaseVersion > buildVersion) return Option.some(new DatabaseTooNew({ databaseVersion, buildVersion }))
@@ -46,7 +58,7 @@ export const checkHistory = (
     const done = appliedById.get(id)
     if (file === undefined) {
       return Option.some(new MigrationMissing({
-        file: done ? migrationFileName(id, done.name) : `${String(id).padStart(4, "0")}_*.sql`,
+        file: fileName(id, done ? done.name : "*"),
         missingFrom: "build",
         laterMigration: next(fileById.keys(), id),
         applied: done !== undefined
@@ -54,13 +66,13 @@ export const checkHistory = (
     }
     if (done === undefined) {
       if (id > databaseVersion) continue // not applied yet: this start runs it
-      return Option.some(new MigrationMissing({ file: migrationFileName(id, file.name), missingFrom: "database", laterMigration: next(appliedById.keys(), id), applied: false }))
+      return Option.some(new MigrationMissing({ file: fileName(id, file.name), missingFrom: "database", laterMigration: next(appliedById.keys(), id), applied: false }))
     }
     if (done.name !== file.name) {
-      return Option.some(new MigrationChanged({ file: migrationFileName(id, file.name), appliedAs: migrationFileName(id, done.name) }))
+      return Option.some(new MigrationChanged({ file: fileName(id, file.name), appliedAs: fileName(id, done.name) }))
     }
     if (Option.isSome(done.sha256) && done.sha256.value !== file.sha256) {
-      const name = migrationFileName(id, file.name)
+      const name = fileName(id, file.name)
       return Option.some(new MigrationChanged({ file: name, appliedAs: name, recordedSha256: done.sha256.value, fileSha256: file.sha256 }))
     }
   }

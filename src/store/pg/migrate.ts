@@ -8,11 +8,10 @@
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Effect, Option } from "effect"
-import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { type AppliedMigration, checkHistory, type HistoryProblem } from "./internal/migrationHistory.js"
+import { type AppliedMigration, checkHistory, type HistoryProblem, migrationChecksum } from "../internal/migrationHistory.js"
 
 /** The package's `migrations/pg/` folder: the nearest one above this module (from src/, dist/ or a bench build). */
 export const pgMigrationsDir = (() => {
@@ -35,11 +34,6 @@ export interface PgMigrationFile {
   readonly sha256: string
 }
 
-/**
- * A migration file's SHA-256, with CRLF read as LF: a Windows checkout of the released file is
- * the same migration. Any other change, a comment or a blank line included, is an edit.
- */
-export const migrationChecksum = (text: string) => createHash("sha256").update(text.replace(/\r\n/g, "\n"), "utf8").digest("hex")
 
 export const readPgMigrations = (dir: string = pgMigrationsDir): Array<PgMigrationFile> =>
   fs.readdirSync(dir)
@@ -69,8 +63,11 @@ const createHistoryTable = `CREATE TABLE IF NOT EXISTS herald_migrations (
  */
 const lockMigrations = (sql: SqlClient.SqlClient) => sql`SELECT pg_advisory_xact_lock(hashtextextended('herald/migrations', 0))`
 
+/** Every applied migration; PostgreSQL's runner records each one's checksum from the start. */
 const readApplied = (sql: SqlClient.SqlClient) =>
-  sql<AppliedMigration>`SELECT migration_id AS id, name, sha256 FROM herald_migrations ORDER BY migration_id`
+  sql<{ id: number; name: string; sha256: string }>`SELECT migration_id AS id, name, sha256 FROM herald_migrations ORDER BY migration_id`.pipe(
+    Effect.map((rows) => rows.map((r): AppliedMigration => ({ ...r, sha256: Option.some(r.sha256) })))
+  )
 
 /** The newest migration recorded in the database (0 for a new one). */
 export const pgDatabaseVersion = Effect.gen(function* () {
@@ -95,7 +92,7 @@ const step = (files: ReadonlyArray<PgMigrationFile>) =>
     yield* lockMigrations(sql)
     yield* sql.unsafe(createHistoryTable)
     const applied = yield* readApplied(sql)
-    const problem = checkHistory(files, applied)
+    const problem = checkHistory(files, applied, "pg/")
     if (Option.isSome(problem)) return yield* Effect.fail(problem.value)
     const done = new Set(applied.map((m) => m.id))
     const next = files.find((f) => !done.has(f.id))

@@ -8,7 +8,7 @@ import { Duration, Effect, Layer } from "effect"
 import { runForever } from "../../lib/loops.js"
 import { ReadSql } from "../ReadSql.js"
 import type { StorageConfig } from "../StorageConfig.js"
-import { pgApiTokenStore } from "./ApiTokenStore.js"
+import { sqlApiTokenStore } from "../sql/ApiTokenStore.js"
 import { pgChangeLogStore } from "./ChangeLogStore.js"
 import { pgCircuitStore } from "./CircuitStore.js"
 import { pgClientLayer } from "./client.js"
@@ -39,7 +39,7 @@ export const pgStorage = (config: StorageConfig) => {
     pgChangeLogStore,
     pgHistoryStore,
     pgCircuitStore,
-    pgApiTokenStore,
+    sqlApiTokenStore,
     pgIdempotencyStore,
     pgStorageHealth,
     compactCounts

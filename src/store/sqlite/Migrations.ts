@@ -7,13 +7,12 @@
 import { Migrator, SqlClient, SqlSchema } from "@effect/sql"
 import { retryWhileBusy } from "./Writer.js"
 import { Clock, Data, Effect, Option, Schema } from "effect"
-import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { StorageUnavailable } from "../../domain/errors.js"
 import { DatabaseOptionsTag } from "./Sqlite.js"
-import { type AppliedMigration, checkHistory } from "../internal/migrationHistory.js"
+import { type AppliedMigration, checkHistory, migrationChecksum } from "../internal/migrationHistory.js"
 import { splitSql } from "./splitSql.js"
 
 /** The package's `migrations/` folder: the nearest one above this module (from src/, dist/ or a bench build). */
@@ -40,12 +39,6 @@ export interface MigrationFile {
   readonly sha256: string
 }
 
-/**
- * A migration file's SHA-256, with CRLF read as LF: git's autocrlf gives a Windows checkout
- * of the released file CRLF endings, which SQLite reads as the same statements. Any other
- * change, a comment or a blank line included, is an edit of a landed file.
- */
-export const migrationChecksum = (text: string) => createHash("sha256").update(text.replace(/\r\n/g, "\n"), "utf8").digest("hex")
 
 export const readMigrations = (dir: string = migrationsDir): Array<MigrationFile> =>
   fs.readdirSync(dir)

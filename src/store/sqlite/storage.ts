@@ -1,6 +1,6 @@
 /** SQLite storage: the writer and reader connections on one file, migrated, and the SQLite stores. */
 import { Layer } from "effect"
-import { sqliteApiTokenStore } from "./ApiTokenStore.js"
+import { sqlApiTokenStore } from "../sql/ApiTokenStore.js"
 import { sqliteChangeLogStore } from "./ChangeLogStore.js"
 import { sqliteCircuitStore } from "./CircuitStore.js"
 import { sqliteDeliveryStore } from "./DeliveryStore.js"
@@ -27,7 +27,7 @@ export const sqliteStorage = (config: StorageConfig) => {
     sqliteChangeLogStore,
     sqliteHistoryStore,
     sqliteCircuitStore,
-    sqliteApiTokenStore,
+    sqlApiTokenStore,
     sqliteIdempotencyStore,
     sqliteStorageHealth
   ).pipe(Layer.provideMerge(writer))

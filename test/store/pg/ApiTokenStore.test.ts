@@ -1,9 +1,9 @@
 /** The ApiTokenStore contract on PostgreSQL. */
 import { describe } from "@effect/vitest"
-import { pgApiTokenStore } from "../../../src/store/pg/ApiTokenStore.js"
+import { sqlApiTokenStore } from "../../../src/store/sql/ApiTokenStore.js"
 import { apiTokenStoreContract } from "../contract/ApiTokenStore.js"
 import { pgStorage } from "../contract/engines.js"
 
 describe("ApiTokenStore on PostgreSQL", () => {
-  apiTokenStoreContract(pgStorage, pgApiTokenStore)
+  apiTokenStoreContract(pgStorage, sqlApiTokenStore)
 })

@@ -1,4 +1,7 @@
-/** ApiTokenStore on SQLite: the implementation of src/store/ApiTokenStore.ts. */
+/**
+ * ApiTokenStore in SQL that SQLite and PostgreSQL both run as written (one row, an upsert that
+ * keeps the first token: of two processes storing one at once, one wins). Both engines use it.
+ */
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect, Layer, Option } from "effect"
 import { Writer } from "../Writer.js"
@@ -23,5 +26,5 @@ const make = Effect.gen(function* () {
   return { read, createIfAbsent } as const
 })
 
-/** ApiTokenStore on SQLite. */
-export const sqliteApiTokenStore = Layer.effect(ApiTokenStore, make)
+/** ApiTokenStore on either engine. */
+export const sqlApiTokenStore = Layer.effect(ApiTokenStore, make)
