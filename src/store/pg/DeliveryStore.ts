@@ -47,11 +47,17 @@ const make = Effect.gen(function* () {
         ORDER BY d.next_attempt_at LIMIT ${limit}
         FOR UPDATE OF d SKIP LOCKED`.pipe(Effect.map(asRows<ClaimRow>))
 
-  /** Leased deliveries whose lease has run out (index deliveries_lease_expiry). */
+  /**
+   * Leased deliveries whose lease has run out (index deliveries_lease_expiry), locked for the
+   * rescue's transaction; rows another process is rescuing (or renewing) are passed over, so
+   * processes rescuing at once take disjoint sets. The rescue's writes are fenced as well, so a
+   * row rescued and committed meanwhile is not rescued twice either.
+   */
   const expired = (now: number, limit: number) =>
     sql`SELECT ${sql.literal(deliveryColumns)} FROM deliveries
         WHERE status = 'leased' AND lease_expires_at <= ${now}
-        ORDER BY lease_expires_at LIMIT ${limit}`.pipe(Effect.map(asRows<DeliveryRow>))
+        ORDER BY lease_expires_at LIMIT ${limit}
+        FOR UPDATE SKIP LOCKED`.pipe(Effect.map(asRows<DeliveryRow>))
 
   /** Rows by id on the writer, for operator commands and pull-sink outcomes. */
   const byIds = (ids: ReadonlyArray<string>) =>

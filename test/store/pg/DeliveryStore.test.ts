@@ -64,6 +64,39 @@ describe("DeliveryStore on PostgreSQL, concurrent claims", () => {
       for (const [i, id] of ids.entries()) expect(owners.get(id)).toEqual(["leased", i < n ? "w1" : "w2", 1])
     }).pipe(Effect.provide(layer)))
 
+  it.effect("two rescues in concurrent transactions take disjoint expired leases, so no lease is rescued twice", () =>
+    Effect.gen(function* () {
+      const store = yield* DeliveryStore
+      const writer = yield* Writer
+      const sql = yield* SqlClient.SqlClient
+      const ids = Array.from({ length: 6 }, (_, i) => `d${i}`)
+      yield* writer.transaction(Effect.gen(function* () {
+        yield* insertNotifications(ids.map((id) => ({ id: `n-${id}` })))
+        yield* store.insertMany(ids.map((id) => newDelivery(id, `n-${id}`, "mem")))
+        const rows = yield* store.byIds(ids)
+        // Leases of a dead process, run out at 100..105.
+        yield* store.persist(rows.map((r) => lease(r, "dead", 100 + Number(r.id.slice(1)))))
+      }))
+      const firstRead = yield* Deferred.make<void>()
+      const secondDone = yield* Deferred.make<void>()
+      /** A rescue pass's read of `limit` expired leases, in one transaction; the first holds its locks until the second has read. */
+      const rescue = (limit: number, hold: boolean) =>
+        writer.transaction(Effect.gen(function* () {
+          yield* sql`SET LOCAL lock_timeout = '2s'`
+          const rows = yield* store.expired(1_000, limit)
+          if (hold) {
+            yield* Deferred.succeed(firstRead, undefined)
+            yield* Deferred.await(secondDone)
+          }
+          return rows.map((r) => r.id)
+        }))
+      const first = yield* Effect.fork(rescue(3, true))
+      yield* Deferred.await(firstRead)
+      const second = yield* Effect.ensuring(rescue(10, false), Deferred.succeed(secondDone, undefined))
+      expect(yield* Fiber.join(first)).toEqual(["d0", "d1", "d2"])
+      expect(second).toEqual(["d3", "d4", "d5"])
+    }).pipe(Effect.provide(layer)))
+
   it.effect("a claim waits for nothing while another transaction holds every due delivery", () =>
     Effect.gen(function* () {
       const store = yield* DeliveryStore
