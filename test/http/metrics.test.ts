@@ -40,6 +40,22 @@ layer(testServer(), { excludeTestServices: true })("HTTP /metrics", (it) => {
       expect(value(dead, "herald_dead_letter_deliveries")).toBe(1)
     }))
 
+  it.effect("the disabled-sink gauge counts the deliveries waiting for a disabled sink, and drops to 0 when it is enabled", () =>
+    Effect.gen(function* () {
+      const gauge = 'herald_deliveries_waiting_on_disabled_sink{sink="desk"}'
+      const settings = (enabled: boolean) => ({ sinks: { desk: { type: "desktop", enabled } }, routes: [{ sink: "desk", minPriority: "low" }] })
+      yield* call("PUT", "/v1/settings", { body: settings(true) })
+      const before = yield* scrape
+      const batch = yield* call("POST", "/v1/notifications/batch", { body: { notifications: [{ kind: "m", title: "one" }, { kind: "m", title: "two" }] } })
+      expect(batch.status).toBe(201)
+      expect(value(yield* scrape, gauge)).toBe(0) // waiting, but for an enabled sink
+      yield* call("PUT", "/v1/settings", { body: settings(false) })
+      const disabled = yield* scrape
+      expect(value(disabled, gauge)).toBe(value(before, 'herald_deliveries{sink="desk",status="pending"}') + 2)
+      yield* call("PUT", "/v1/settings", { body: settings(true) })
+      expect(value(yield* scrape, gauge)).toBe(0)
+    }))
+
   it.effect("the circuit gauge is one-hot per sink of the settings, closed for a sink without a breaker, and gone with the sink", () =>
     Effect.gen(function* () {
       yield* call("PUT", "/v1/settings", { body: { sinks: { desk: { type: "desktop" }, audit: { type: "log", enabled: false } }, routes: [] } })
