@@ -26,7 +26,11 @@ export interface ChangeLogStoreShape {
    */
   readonly denseSeq: boolean
   readonly offset: (consumer: string) => Effect.Effect<number, SqlError, never>
-  /** Inside the caller's write transaction. */
+  /**
+   * Inside the caller's write transaction: sets the runtime's own offset (backwards too). Where
+   * several processes write at once (PostgreSQL), a save that meets another transaction saving
+   * the same consumer is skipped rather than waiting for it.
+   */
   readonly saveOffset: (consumer: string, seq: number, now: number) => Effect.Effect<void, SqlError, never>
   /** Every stored offset, the runtime's own included, by name (primary key order). */
   readonly offsets: Effect.Effect<ReadonlyArray<OffsetRow>, SqlError>

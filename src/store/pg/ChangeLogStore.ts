@@ -53,9 +53,15 @@ const make = Effect.gen(function* () {
       Effect.map((r) => r[0]?.seq ?? null)
     )
 
-  /** Inside the caller's write transaction. */
+  /**
+   * Inside the caller's write transaction. Every process's supervisor saves the same row once a
+   * second: one whose row another transaction is saving right now skips this save instead of
+   * waiting on its row lock (that wait held a pooled connection, and the supervisor, for as long
+   * as the other process took to commit). The value is where a starting supervisor resumes.
+   */
   const saveOffset = (consumer: string, seq: number, now: number) =>
-    sql`INSERT INTO consumer_offsets (consumer, seq, updated_at) VALUES (${consumer}, ${seq}, ${now})
+    sql`INSERT INTO consumer_offsets (consumer, seq, updated_at)
+        SELECT ${consumer}, ${seq}, ${now} WHERE pg_try_advisory_xact_lock(hashtextextended('herald/offset/' || ${consumer}, 0))
         ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`.pipe(Effect.asVoid)
 
   /** Every stored offset, the runtime's own included, by name (primary key order). */
