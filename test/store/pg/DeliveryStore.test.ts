@@ -97,6 +97,35 @@ describe("DeliveryStore on PostgreSQL, concurrent claims", () => {
       expect(second).toEqual(["d3", "d4", "d5"])
     }).pipe(Effect.provide(layer)))
 
+  it.effect("a lease renewal passes over a row another transaction holds instead of waiting for it, and renews the rest", () =>
+    Effect.gen(function* () {
+      const store = yield* DeliveryStore
+      const writer = yield* Writer
+      const sql = yield* SqlClient.SqlClient
+      yield* writer.transaction(Effect.gen(function* () {
+        yield* insertNotifications([{ id: "n1" }, { id: "n2" }])
+        yield* store.insertMany([newDelivery("d1", "n1", "mem"), newDelivery("d2", "n2", "mem")])
+        yield* store.persist((yield* store.byIds(["d1", "d2"])).map((r) => lease(r, "w1", 1_000)))
+      }))
+      const locked = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      // The owner's outcome write holding d1 (as Completing does while it commits).
+      const holder = yield* Effect.fork(writer.transaction(Effect.gen(function* () {
+        yield* sql`SELECT id FROM deliveries WHERE id = 'd1' FOR UPDATE`
+        yield* Deferred.succeed(locked, undefined)
+        yield* Deferred.await(release)
+      })))
+      yield* Deferred.await(locked)
+      // Waiting for d1 would fail this at the lock timeout instead of returning.
+      yield* Effect.ensuring(
+        writer.transaction(Effect.zipRight(sql`SET LOCAL lock_timeout = '1s'`, store.renewLeases(["d1", "d2"], "w1", 9_000))),
+        Deferred.succeed(release, undefined)
+      )
+      yield* Fiber.join(holder)
+      const rows = new Map((yield* store.byIds(["d1", "d2"])).map((r) => [r.id, r.leaseExpiresAt]))
+      expect(rows).toEqual(new Map([["d1", 1_000], ["d2", 9_000]]))
+    }).pipe(Effect.provide(layer)))
+
   it.effect("a claim waits for nothing while another transaction holds every due delivery", () =>
     Effect.gen(function* () {
       const store = yield* DeliveryStore
