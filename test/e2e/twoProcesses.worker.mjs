@@ -1,11 +1,14 @@
-// A second Herald process on the same database file for the two-process test: it runs the
-// dispatcher from dist/, and on each stdin line "enqueue N PREFIX" enqueues N notifications
-// and prints {"enqueued": [ids], "at": ms}. "stop" closes the layer (a graceful stop) and exits.
+// Another Herald process on the same database (a SQLite file or a postgres:// URL) for the
+// multi-process tests: it runs the dispatcher from dist/, and on each stdin line
+// "enqueue N PREFIX" enqueues N notifications and prints {"enqueued": [ids], "at": ms}. "stop"
+// closes the layer (a graceful stop) and exits. An optional second argument is JSON merged into
+// Herald.layer's config (e.g. {"runtime": {"owner": "w1"}}).
 import { Effect } from "effect"
 import * as readline from "node:readline"
 import { Herald } from "../../dist/index.js"
 
-const [database] = process.argv.slice(2)
+const [database, extra] = process.argv.slice(2)
+const config = { ...JSON.parse(extra ?? "{}"), database }
 const lines = readline.createInterface({ input: process.stdin })
 const program = Effect.gen(function* () {
   const herald = yield* Herald
@@ -23,4 +26,4 @@ const program = Effect.gen(function* () {
     })
   })
 })
-Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(Herald.layer({ database })))).then(() => process.exit(0))
+Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(Herald.layer(config)))).then(() => process.exit(0))
