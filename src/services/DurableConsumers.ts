@@ -31,21 +31,20 @@ export class DurableConsumers extends Effect.Service<DurableConsumers>()("herald
     const broadcaster = yield* Broadcaster
 
     const newest = Effect.map(store.bounds, (b) => b.newest ?? 0)
-    const toConsumer = (row: { consumer: string; seq: number; updatedAt: number }, upTo: number) =>
-      new DurableConsumer({ name: row.consumer, seq: row.seq, lag: Math.max(0, upTo - row.seq), updatedAt: row.updatedAt })
+    const toConsumer = (row: { consumer: string; seq: number; updatedAt: number }) =>
+      Effect.map(store.countAfter(row.seq), (lag) => new DurableConsumer({ name: row.consumer, seq: row.seq, lag, updatedAt: row.updatedAt }))
 
     const get = Effect.fn("DurableConsumers.get")(function* (name: string) {
       const input = yield* decodeName({ name })
       const row = yield* store.offsetRow(input.name)
       if (row === undefined) return yield* new ConsumerNotFound({ consumer: input.name })
-      return toConsumer(row, yield* newest)
+      return yield* toConsumer(row)
     })
 
     /** The clients' consumers by name; the runtime's own readers are not among them. */
     const list = Effect.fn("DurableConsumers.list")(function* () {
       const rows = yield* store.offsets
-      const upTo = yield* newest
-      return rows.filter((r) => isClientName(r.consumer)).map((r) => toConsumer(r, upTo))
+      return yield* Effect.forEach(rows.filter((r) => isClientName(r.consumer)), toConsumer)
     })
 
     /**
@@ -63,7 +62,7 @@ export class DurableConsumers extends Effect.Service<DurableConsumers>()("herald
         const now = yield* Clock.currentTimeMillis
         const result = yield* store.commitOffset(input.name, input.seq, now)
         if (!result.moved) return yield* new OffsetBehind({ consumer: input.name, committed: result.seq, requested: input.seq })
-        return toConsumer({ consumer: input.name, seq: input.seq, updatedAt: now }, upTo)
+        return yield* toConsumer({ consumer: input.name, seq: input.seq, updatedAt: now })
       }))
     })
 

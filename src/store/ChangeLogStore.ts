@@ -25,6 +25,11 @@ export interface ChangeLogStoreShape {
    * dense (they carry the writer's transaction id).
    */
   readonly denseSeq: boolean
+  /**
+   * How many changes after `seq` a reader has still to read, up to the newest one (a durable
+   * consumer's lag). Numbers with holes (PostgreSQL) are counted, not subtracted.
+   */
+  readonly countAfter: (seq: number) => Effect.Effect<number, SqlError, never>
   readonly offset: (consumer: string) => Effect.Effect<number, SqlError, never>
   /**
    * Inside the caller's write transaction: sets the runtime's own offset (backwards too). Where

@@ -48,6 +48,10 @@ const make = Effect.gen(function* () {
            coalesce((SELECT seq FROM consumer_offsets WHERE consumer = ${prunedMark}), 0) AS "prunedThrough"
     FROM change_log WHERE ${horizon}`.pipe(Effect.map((r) => r[0]!))
 
+  /** A count over the primary key range, below the horizon (what a reader could read now). */
+  const countAfter = (seq: number) =>
+    read<{ n: number }>`SELECT count(*) AS n FROM change_log WHERE seq > ${seq} AND ${horizon}`.pipe(Effect.map((r) => r[0]!.n))
+
   const offset = (consumer: string) =>
     read<{ seq: number }>`SELECT seq FROM consumer_offsets WHERE consumer = ${consumer}`.pipe(
       Effect.map((r) => r[0]?.seq ?? null)
@@ -138,7 +142,7 @@ const make = Effect.gen(function* () {
       return cut
     })
 
-  return { denseSeq: false, after, summaryAfter, bounds, offset, saveOffset, offsets, offsetRow, commitOffset, deleteOffset, prune, countablesAfter } as const
+  return { denseSeq: false, after, summaryAfter, bounds, countAfter, offset, saveOffset, offsets, offsetRow, commitOffset, deleteOffset, prune, countablesAfter } as const
 })
 
 /** ChangeLogStore on PostgreSQL. */

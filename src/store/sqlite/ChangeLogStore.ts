@@ -39,6 +39,10 @@ const make = Effect.gen(function* () {
     Effect.map((r) => ({ ...r[0]!, prunedThrough: r[0]!.oldest === null ? 0 : r[0]!.oldest - 1 }))
   )
 
+  /** Numbers are dense (AUTOINCREMENT, and retention cuts only the oldest): the newest less `seq`. */
+  const countAfter = (seq: number) =>
+    Effect.map(bounds, (b) => Math.max(0, (b.newest ?? 0) - seq))
+
   const offset = (consumer: string) =>
     read<{ seq: number }>`SELECT seq FROM consumer_offsets WHERE consumer = ${consumer}`.pipe(
       Effect.map((r) => r[0]?.seq ?? null)
@@ -115,7 +119,7 @@ const make = Effect.gen(function* () {
       return cut
     })
 
-  return { denseSeq: true, after, summaryAfter, bounds, offset, saveOffset, offsets, offsetRow, commitOffset, deleteOffset, prune, countablesAfter } as const
+  return { denseSeq: true, after, summaryAfter, bounds, countAfter, offset, saveOffset, offsets, offsetRow, commitOffset, deleteOffset, prune, countablesAfter } as const
 })
 
 /** ChangeLogStore on SQLite. */

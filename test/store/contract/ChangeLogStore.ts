@@ -56,6 +56,10 @@ export const changeLogStoreContract = (engine: Engine<ChangeLogStore>) =>
       expect(yield* changes.summaryAfter(0)).toEqual({ newest: all[4]!.seq, settings: all[0]!.seq })
       expect(yield* changes.summaryAfter(all[0]!.seq)).toEqual({ newest: all[4]!.seq, settings: null })
       expect(yield* changes.summaryAfter(all[4]!.seq)).toEqual({ newest: null, settings: null })
+      // A reader's lag is the count of changes still to read, whatever the numbers' holes.
+      expect(yield* changes.countAfter(0)).toBe(5)
+      expect(yield* changes.countAfter(all[1]!.seq)).toBe(3)
+      expect(yield* changes.countAfter(all[4]!.seq)).toBe(0)
     }))
 
     test("a transaction that commits after a later one is not passed over by a reader polling after, summaryAfter or bounds", Effect.gen(function* () {
