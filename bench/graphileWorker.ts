@@ -18,7 +18,7 @@ const quiet = new Logger(() => (level, message) => {
   if (level === "error") console.error(message)
 })
 
-export const graphileJobsPerSecond = async (server: BenchPostgres, processes: number, n: number): Promise<Omit<PgFigure, "repeats">> => {
+export const graphileJobsPerSecond = async (server: BenchPostgres, processes: number, n: number): Promise<Pick<PgFigure, "perSecond" | "cpu">> => {
   const url = await server.freshDatabase("graphile")
   // Once here, so the workers do not race to install the schema.
   await runMigrations({ connectionString: url, logger: quiet })

@@ -30,7 +30,7 @@ export const runPgBench = async (options: { readonly n: number; readonly sqliteP
   try {
     const version = await server.version()
     const herald: Record<number, PgFigure> = {}
-    const graphile: Record<number, Omit<PgFigure, "repeats">> = {}
+    const graphile: Record<number, Pick<PgFigure, "perSecond" | "cpu">> = {}
     for (const k of [1, 2, 4]) {
       progress(`PostgreSQL: Herald, ${k} process${k === 1 ? "" : "es"}, ${fmt(n)} notifications`)
       herald[k] = await heraldPgDeliveriesPerSecond(server, k, n)
@@ -43,7 +43,8 @@ export const runPgBench = async (options: { readonly n: number; readonly sqliteP
     for (const k of [1, 2, 4]) {
       const h = herald[k]!
       const repeats = h.repeats === 0 ? "" : `, ${fmt(h.repeats)} sink calls repeated`
-      lines.push(`  herald, ${k} process${k === 1 ? "" : "es"}, enqueueMany 500 per call: ${fmt(h.perSecond)} deliveries/s${repeats}${cores(h.cpu)}`)
+      const scanned = `${Math.round((100 * h.claimed) / n)}% claimed by a scan, the rest leased at enqueue`
+      lines.push(`  herald, ${k} process${k === 1 ? "" : "es"}, enqueueMany 500 per call: ${fmt(h.perSecond)} deliveries/s (${scanned}${repeats})${cores(h.cpu)}`)
     }
     for (const k of [1, 2, 4]) {
       lines.push(`  graphile-worker ${graphileVersion()}, ${k} process${k === 1 ? "" : "es"} of 24 concurrent no-op jobs (localQueue 500, ` +

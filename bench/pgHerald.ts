@@ -9,6 +9,7 @@
  */
 import { type ChildProcess, fork } from "node:child_process"
 import { Duration, Effect } from "effect"
+import pg from "pg"
 import { Herald } from "../src/layers/Herald.js"
 import { measureCpu } from "./cpu.js"
 import type { BenchPostgres } from "./pgServer.js"
@@ -20,6 +21,20 @@ export interface PgFigure {
   readonly cpu: Record<string, number> | undefined
   /** Sink calls over all processes less `n`: repeats (at-least-once), 0 when none. */
   readonly repeats: number
+  /** Deliveries leased by a claim (a scan) rather than at enqueue (the direct hand-off). */
+  readonly claimed: number
+}
+
+/** Read once the run is over: every claim writes a `leased` change; a hand-off writes none. */
+const claimedCount = async (url: string) => {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    const { rows } = await client.query<{ n: number }>("SELECT count(*)::INT AS n FROM change_log WHERE entity = 'delivery' AND event = 'leased'")
+    return rows[0]!.n
+  } finally {
+    await client.end()
+  }
 }
 
 const nextMessage = <A>(child: ChildProcess, test: (m: unknown) => m is A) =>
@@ -80,6 +95,7 @@ export const heraldPgDeliveriesPerSecond = async (server: BenchPostgres, process
       ))
     const seconds = (performance.now() - started) / 1000
     const cores = cpu()
+    const claimed = yield* Effect.promise(() => claimedCount(url))
     const calls = yield* Effect.promise(() =>
       Promise.all(workers.map((w) => {
         const reply = nextMessage(w, isCalls)
@@ -88,7 +104,7 @@ export const heraldPgDeliveriesPerSecond = async (server: BenchPostgres, process
       })))
     yield* Effect.promise(() => Promise.all(workers.map((w) => (w.exitCode !== null ? undefined : new Promise((r) => w.once("exit", r))))))
     const total = calls.reduce((a, c) => a + c.calls, 0)
-    return { perSecond: n / seconds, cpu: cores, repeats: total - n }
+    return { perSecond: n / seconds, cpu: cores, repeats: total - n, claimed }
   })
   return Effect.runPromise(
     measure.pipe(
