@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: Herald end to end (enqueue -> sent) against a raw better-sqlite3 baseline
- * doing the same row writes in the same run, the peak RSS while 200,000 deliveries wait, and
- * (when present) the HTTP and SSE figures. Figures are printed as ratios plus absolute rates.
+ * doing the same row writes in the same run, Herald on PostgreSQL with 1, 2 and 4 processes
+ * against graphile-worker on the same server (bench/pg.ts), the peak RSS while 200,000
+ * deliveries wait, and (when present) the HTTP and SSE figures. Figures are printed as ratios
+ * plus absolute rates.
  */
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
@@ -11,6 +13,7 @@ import { Herald } from "../src/layers/Herald.js"
 import { MemorySink } from "../src/sinks/memory.js"
 import { rawDeliveriesPerSecond } from "./baseline.js"
 import { peerJobsPerSecond } from "./peer.js"
+import { runPgBench } from "./pg.js"
 import { runRetryScheduleBench } from "./retrySchedule.js"
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-bench-"))
@@ -84,6 +87,7 @@ const main = async () => {
   console.log(`  ratio herald/raw: enqueueMany ${ratio(bulk.perSecond, raw)}, one call each ${ratio(calls.perSecond, raw)}; ` +
     `one call each/raw hand-off ${ratio(calls.perSecond, rawHandoff)}`)
   console.log(`  ratio herald/peer: enqueueMany ${ratio(bulk.perSecond, peer.perSecond)}, one call each ${ratio(calls.perSecond, peer.perSecond)}`)
+  for (const line of (await runPgBench({ n: 50_000, sqlitePerSecond: bulk.perSecond })).lines) console.log(line)
   progress("200,000 waiting deliveries")
   if (typeof globalThis.gc === "function") globalThis.gc()
   const rss = await run("rss.db", waitingRss(200_000))
