@@ -1,9 +1,16 @@
-/** Test support: a real Herald on a real SQLite file in a temp dir, and state polling without sleeps. */
-import { Effect, Layer, ManagedRuntime } from "effect"
+/**
+ * Test support: a real Herald on a fresh database of the project's engine (a SQLite file in a
+ * temp dir, or in vitest.config.ts's `pg` project a fresh PostgreSQL database), and state
+ * polling without sleeps.
+ */
+import { Effect, Layer, ManagedRuntime, type Scope } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { inject } from "vitest"
 import { Herald, type HeraldConfig } from "../../src/layers/Herald.js"
+import { ChangeLogStore } from "../../src/store/ChangeLogStore.js"
+import { freshDatabase } from "./postgres.js"
 
 /** A fresh temp directory, removed when the scope closes. */
 export const tempDir = Effect.acquireRelease(
@@ -11,7 +18,26 @@ export const tempDir = Effect.acquireRelease(
   (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
 )
 
+/** A SQLite file path in a fresh temp directory (for the tests that are SQLite's own). */
 export const tempDb = Effect.map(tempDir, (dir) => path.join(dir, "herald.db"))
+
+/** The engine the engine-independent suites run on in this project: `pg` in the `pg` project of vitest.config.ts. */
+export const testEngine = (): "sqlite" | "pg" => (inject("heraldEngine") === "pg" ? "pg" : "sqlite")
+
+/**
+ * A fresh database for a Herald of this project's engine: a SQLite file path in a temp dir, or a
+ * fresh PostgreSQL database's URL on the run's throwaway server. Removed when the scope closes.
+ */
+export const tempDatabase: Effect.Effect<string, never, Scope.Scope> = Effect.suspend(() =>
+  testEngine() === "pg" ? Effect.map(freshDatabase, ({ url }) => url) : tempDb)
+
+/**
+ * The sequence numbers of the stored changes after `seq`, in order: what a feed reader must see.
+ * SQLite numbers changes densely; PostgreSQL's carry the writer's transaction id and have holes,
+ * so tests compare with these instead of counting up from a start.
+ */
+export const seqsAfter = (seq: number, limit = 100_000) =>
+  Effect.flatMap(ChangeLogStore, (changes) => Effect.map(Effect.orDie(changes.after(seq, limit)), (events) => events.map((e) => e.seq)))
 
 /** The settings most tests use: one memory sink `mem` routed from `low`, fast retries. */
 export const memorySettings = {
@@ -67,7 +93,7 @@ export const stays = <A, E, R>(check: Effect.Effect<A, E, R>, ok: (a: A) => bool
 export const provideHerald = <A, E, R>(database: string, effect: Effect.Effect<A, E, R>, runtime?: HeraldConfig["runtime"], extra?: ExtraConfig) =>
   Effect.scoped(Effect.provide(effect, Layer.fresh(heraldLayer(database, runtime, extra))))
 
-/** Runs `body` against a fresh Herald on a temp file, configured with `settings` first. */
+/** Runs `body` against a fresh Herald on a fresh database (tempDatabase), configured with `settings` first. */
 export const withHerald = <A, E, R>(
   body: (herald: Herald["Type"]) => Effect.Effect<A, E, R>,
   runtime?: HeraldConfig["runtime"],
@@ -75,7 +101,7 @@ export const withHerald = <A, E, R>(
   extra?: ExtraConfig
 ) =>
   Effect.gen(function* () {
-    const db = yield* tempDb
+    const db = yield* tempDatabase
     return yield* provideHerald(db, Effect.gen(function* () {
       const herald = yield* Herald
       yield* herald.putSettings(settings)
@@ -84,13 +110,13 @@ export const withHerald = <A, E, R>(
   })
 
 /**
- * One Herald (no background fibers, the memory settings) on a temp file for the whole scope,
+ * One Herald (no background fibers, the memory settings) on a fresh database for the whole scope,
  * to run many property-test cases against without opening a database per case.
  */
 export const sharedHerald = Effect.gen(function* () {
-  const dir = yield* tempDir
+  const database = yield* tempDatabase
   const runtime = yield* Effect.acquireRelease(
-    Effect.sync(() => ManagedRuntime.make(Layer.fresh(heraldLayer(path.join(dir, "herald.db"), { background: false })))),
+    Effect.sync(() => ManagedRuntime.make(Layer.fresh(heraldLayer(database, { background: false })))),
     (rt) => Effect.promise(() => rt.dispose())
   )
   yield* Effect.promise(() => runtime.runPromise(Effect.flatMap(Herald, (h) => h.putSettings(memorySettings))))
