@@ -43,6 +43,14 @@ export const testServer = (
     return server.pipe(Layer.provideMerge(daemon))
   })).pipe(Layer.provide(NodeContext.layer), Layer.orDie)
 
+/**
+ * The stored changes' sequence numbers in (`after`, `upTo`], in order: what a feed client must
+ * see (PostgreSQL's numbers are not dense, so tests compare with these instead of a range).
+ */
+export const storedSeqs = (after: number, upTo: number) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.map(Effect.orDie(sql<{ seq: number }>`SELECT seq FROM change_log WHERE seq > ${after} AND seq <= ${upTo} ORDER BY seq`), (rows) => rows.map((r) => r.seq)))
+
 export interface Reply {
   readonly status: number
   readonly headers: Headers
