@@ -3,13 +3,16 @@
  * temp dir, or in vitest.config.ts's `pg` project a fresh PostgreSQL database), and state
  * polling without sleeps.
  */
-import { Effect, Layer, ManagedRuntime, type Scope } from "effect"
+import Sqlite from "better-sqlite3"
+import { Effect, Layer, ManagedRuntime, type Scope, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import pg from "pg"
 import { inject } from "vitest"
 import { Herald, type HeraldConfig } from "../../src/layers/Herald.js"
 import { ChangeLogStore } from "../../src/store/ChangeLogStore.js"
+import { isPostgresUrl } from "../../src/store/StorageConfig.js"
 import { freshDatabase } from "./postgres.js"
 
 /** A fresh temp directory, removed when the scope closes. */
@@ -30,6 +33,33 @@ export const testEngine = (): "sqlite" | "pg" => (inject("heraldEngine") === "pg
  */
 export const tempDatabase: Effect.Effect<string, never, Scope.Scope> = Effect.suspend(() =>
   testEngine() === "pg" ? Effect.map(freshDatabase, ({ url }) => url) : tempDb)
+
+/**
+ * The rows of `query` on `database` (a SQLite file or a PostgreSQL URL), read by a connection
+ * of its own, as another process would: for reading what a Herald left after it closed. BIGINT
+ * counts come back as numbers on both engines; write the query in SQL both engines run.
+ */
+export const queryDatabase = <Row>(database: string, query: string): Effect.Effect<ReadonlyArray<Row>> =>
+  Effect.promise(async () => {
+    if (!isPostgresUrl(database)) {
+      const db = new Sqlite(database, { readonly: true })
+      try {
+        return db.prepare(query).all() as Array<Row>
+      } finally {
+        db.close()
+      }
+    }
+    const client = new pg.Client({
+      connectionString: database,
+      types: { getTypeParser: ((oid: number, format?: "text" | "binary") => (oid === 20 ? Number : pg.types.getTypeParser(oid, format))) as pg.CustomTypesConfig["getTypeParser"] }
+    })
+    await client.connect()
+    try {
+      return (await client.query(query)).rows as Array<Row>
+    } finally {
+      await client.end()
+    }
+  })
 
 /**
  * The sequence numbers of the stored changes after `seq`, in order: what a feed reader must see.
@@ -57,19 +87,34 @@ export const heraldLayer = (database: string, runtime: HeraldConfig["runtime"] =
 
 /**
  * Waits until `check` holds by yielding to the runtime's other fibers (and to Node's I/O),
- * never by sleeping; fails with `what` after `rounds` tries.
+ * never by sleeping; fails with `what` after `rounds` tries. It never returns before `check` holds.
+ *
+ * On PostgreSQL (the `pg` project) I/O is really asynchronous: a runtime fiber whose query was
+ * in flight when the test moved the TestClock plans its next wake from the new time, a
+ * millisecond or so past it, and under the TestClock that wake never comes (in real time it
+ * would come at once). So there, when `check` has not held for a while, the clock moves on 1 ms,
+ * at most `pgNudgesMs` in all. On SQLite every query is synchronous, so fibers are parked on
+ * their sleeps whenever the test moves the clock, and the clock never moves here.
  */
 export const eventually = <A, E, R>(check: Effect.Effect<A, E, R>, ok: (a: A) => boolean, what: string, rounds = 5_000) =>
   Effect.gen(function* () {
+    const nudges = testEngine() === "pg" ? pgNudgesMs : 0
     let last: A | undefined
     for (let i = 0; i < rounds; i++) {
       last = yield* check
       if (ok(last)) return last
       yield* Effect.yieldNow()
       if (i % 10 === 9) yield* Effect.promise(() => new Promise<void>((r) => setImmediate(r)))
+      if (i % 200 === 199 && i / 200 < nudges) yield* nudge
     }
     return yield* Effect.dieMessage(`never happened: ${what} (last: ${JSON.stringify(last)})`)
   })
+
+/** How far `eventually` may move the TestClock on PostgreSQL, 1 ms at a time (see there). */
+const pgNudgesMs = 20
+
+/** The TestClock on 1 ms; nothing under a live clock (`it.live`), which moves by itself. */
+const nudge = Effect.flatMap(Effect.clock, (clock) => ("adjust" in clock ? (clock as TestClock.TestClock).adjust(1) : Effect.void))
 
 /** One turn of Node's event loop: I/O callbacks and immediates of this turn run first. */
 export const ioTurn = Effect.promise(() => new Promise<void>((r) => setImmediate(r)))
