@@ -3,15 +3,13 @@ import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import Database from "better-sqlite3"
-import pg from "pg"
 import { Effect, Either, Fiber, Option, Stream, TestClock } from "effect"
 import { InvalidInput, Overloaded } from "../../src/domain/errors.js"
 import { MemorySink } from "../../src/sinks/memory.js"
 import fc from "fast-check"
 import { isStorableText } from "../../src/domain/Notification.js"
 import { Herald } from "../../src/layers/Herald.js"
-import { eventually, ioTurn, memorySettings, provideHerald, sharedHerald, stays, tempDatabase, tempDir, testEngine, withHerald } from "../support/herald.js"
+import { eventually, holdWriteLock, ioTurn, memorySettings, provideHerald, sharedHerald, stays, tempDatabase, tempDir, withHerald } from "../support/herald.js"
 
 describe("Enqueuer", () => {
   it.scoped("enqueue and enqueueMany inside an embedder's own transaction are written with it, and delivered once it commits", () =>
@@ -203,28 +201,6 @@ describe("Enqueuer batches", () => {
       }), { numRuns: 30 }))
     }), 60_000)
 })
-
-/**
- * Another process holding what Herald's enqueue must wait for: SQLite's write lock (the
- * writer's busy backoff then runs on the test clock), or on PostgreSQL a lock on the
- * notifications table that every insert waits for. Gives the effect that lets go.
- */
-const holdWriteLock = (database: string) =>
-  Effect.promise(async () => {
-    if (testEngine() === "sqlite") {
-      const other = new Database(database)
-      other.exec("BEGIN IMMEDIATE")
-      return Effect.sync(() => (other.exec("COMMIT"), other.close()))
-    }
-    const other = new pg.Client({ connectionString: database })
-    await other.connect()
-    await other.query("BEGIN")
-    await other.query("LOCK TABLE notifications IN EXCLUSIVE MODE")
-    return Effect.promise(async () => {
-      await other.query("COMMIT")
-      await other.end()
-    })
-  })
 
 describe("Enqueuer backpressure", () => {
   it.scoped("past maxQueuedEnqueues, enqueue fails with Overloaded and writes nothing; everything accepted is written", () =>

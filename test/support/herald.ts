@@ -62,6 +62,28 @@ export const queryDatabase = <Row>(database: string, query: string): Effect.Effe
   })
 
 /**
+ * Another process holding what Herald's enqueue must wait for: SQLite's write lock (the
+ * writer's busy backoff then runs on the test clock), or on PostgreSQL a lock on the
+ * notifications table that every insert waits for. Gives the effect that lets go.
+ */
+export const holdWriteLock = (database: string) =>
+  Effect.promise(async () => {
+    if (!isPostgresUrl(database)) {
+      const other = new Sqlite(database)
+      other.exec("BEGIN IMMEDIATE")
+      return Effect.sync(() => (other.exec("COMMIT"), other.close()))
+    }
+    const other = new pg.Client({ connectionString: database })
+    await other.connect()
+    await other.query("BEGIN")
+    await other.query("LOCK TABLE notifications IN EXCLUSIVE MODE")
+    return Effect.promise(async () => {
+      await other.query("COMMIT")
+      await other.end()
+    })
+  })
+
+/**
  * The sequence numbers of the stored changes after `seq`, in order: what a feed reader must see.
  * SQLite numbers changes densely; PostgreSQL's carry the writer's transaction id and have holes,
  * so tests compare with these instead of counting up from a start.
