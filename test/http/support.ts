@@ -10,7 +10,7 @@ import type { HttpOptionsShape } from "../../src/http/HttpOptions.js"
 import * as http from "node:http"
 import { Herald, type HeraldConfig } from "../../src/layers/Herald.js"
 import { daemonLayer, HttpOptions } from "../../src/layers/Http.js"
-import { tempDatabase } from "../support/herald.js"
+import { caughtUpFeed, tempDatabase } from "../support/herald.js"
 
 export const token = "test-token-0123456789abcdef"
 
@@ -40,7 +40,7 @@ export const testServer = (
       if (address._tag !== "TcpAddress") return yield* Effect.die("expected a TCP address")
       return { url: `http://127.0.0.1:${address.port}`, database: db }
     }))
-    return server.pipe(Layer.provideMerge(daemon))
+    return server.pipe(Layer.provideMerge(caughtUpFeed(daemon)))
   })).pipe(Layer.provide(NodeContext.layer), Layer.orDie)
 
 /**

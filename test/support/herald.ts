@@ -4,7 +4,8 @@
  * polling without sleeps.
  */
 import Sqlite from "better-sqlite3"
-import { Effect, Layer, ManagedRuntime, type Scope, TestClock } from "effect"
+import { SqlClient } from "@effect/sql"
+import { Context, Effect, Layer, ManagedRuntime, type Scope, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -105,7 +106,43 @@ export type ExtraConfig = Omit<HeraldConfig, "database" | "runtime">
 
 /** The runtime on `database`; background fibers run under the test's clock. */
 export const heraldLayer = (database: string, runtime: HeraldConfig["runtime"] = {}, extra: ExtraConfig = {}) =>
-  Herald.layer({ ...extra, database, runtime: { feedPollMs: 50, ...runtime } })
+  caughtUpFeed(Herald.layer({ ...extra, database, runtime: { feedPollMs: 50, ...runtime } }))
+
+/**
+ * On PostgreSQL, until the change feed shows every committed change. The feed reads below the
+ * oldest transaction still running on the whole server (src/store/pg/changeFeed.ts), and the
+ * suites share one server: another file's transaction (a CREATE DATABASE, a migration) holds
+ * this database's feed back for a moment. A test that reads the newest seq and then expects
+ * exactly the changes after it waits for that moment to pass. Real time, not the TestClock.
+ */
+const feedCaughtUp = (changes: ChangeLogStore["Type"], sql: SqlClient.SqlClient) =>
+  Effect.gen(function* () {
+    for (let i = 0; ; i++) {
+      const [committed] = yield* Effect.orDie(sql<{ m: number | null }>`SELECT max(seq) AS m FROM change_log`)
+      const { newest } = yield* Effect.orDie(changes.bounds)
+      if ((newest ?? 0) >= (committed?.m ?? 0)) return
+      if (i === 5_000) return yield* Effect.dieMessage("the change feed never caught up with the committed changes")
+      yield* Effect.promise(() => new Promise<void>((r) => setTimeout(r, 2)))
+    }
+  })
+
+/**
+ * `layer` with the test's views of Herald and ChangeLogStore reading the feed only once it has
+ * caught up (feedCaughtUp): `latestSeq`, `bounds` and `after`. The runtime under them is the
+ * layer's own and sees the feed as it is. Unchanged on SQLite, whose feed is never held back.
+ */
+export const caughtUpFeed = <ROut, E, R>(layer: Layer.Layer<ROut | Herald | ChangeLogStore | SqlClient.SqlClient, E, R>): Layer.Layer<ROut | Herald | ChangeLogStore | SqlClient.SqlClient, E, R> =>
+  testEngine() === "sqlite" ? layer : Layer.effectContext(Effect.gen(function* () {
+    const herald = yield* Herald
+    const changes = yield* ChangeLogStore
+    const wait = feedCaughtUp(changes, yield* SqlClient.SqlClient)
+    return Context.make(Herald, { ...herald, latestSeq: Effect.zipRight(wait, herald.latestSeq) }).pipe(
+      Context.add(ChangeLogStore, {
+        ...changes,
+        bounds: Effect.zipRight(wait, changes.bounds),
+        after: (seq: number, limit: number, until?: number) => Effect.zipRight(wait, changes.after(seq, limit, until))
+      }))
+  })).pipe(Layer.provideMerge(layer))
 
 /**
  * Waits until `check` holds by yielding to the runtime's other fibers (and to Node's I/O),
