@@ -5,9 +5,12 @@ import { ChangeEvent, Resync } from "../../src/domain/ChangeEvent.js"
 import { Herald } from "../../src/layers/Herald.js"
 import { Retention } from "../../src/runtime/Retention.js"
 import { Supervisor } from "../../src/runtime/Supervisor.js"
-import { eventually, memorySettings, provideHerald, seqsAfter, sharedHerald, tempDatabase, withHerald } from "../support/herald.js"
+import { eventually, eventuallyByPoll, memorySettings, provideHerald, seqsAfter, sharedHerald, tempDatabase, withHerald } from "../support/herald.js"
 
 const seqs = (events: Chunk.Chunk<ChangeEvent | Resync>) => Chunk.toReadonlyArray(events).map((e) => (e instanceof ChangeEvent ? e.seq : "resync"))
+
+/** Few pump wake-ups while the clock jumps. */
+const feedPollMs = 5_000
 
 describe("durable consumers", () => {
   it.scoped("a durable subscription resumes after the offset it committed, also after the layer is closed and opened again on the same file", () =>
@@ -49,18 +52,18 @@ describe("durable consumers", () => {
         yield* herald.enqueueMany([{ kind: "k", title: "old" }])
         yield* eventually(herald.stats(), (s) => s.byStatus["sent"] === 1, "sent")
         const oldEnd = yield* herald.latestSeq
-        yield* eventually(supervisor.offset, (o) => o === oldEnd, "published")
+        yield* eventuallyByPoll(supervisor.offset, (o) => o === oldEnd, "published", feedPollMs)
         yield* TestClock.setTime(60_001)
         yield* herald.enqueue({ kind: "k", title: "recent" })
         yield* eventually(herald.stats(), (s) => s.byStatus["sent"] === 2, "sent")
-        yield* eventually(Effect.zip(supervisor.offset, herald.latestSeq), ([o, l]) => o === l, "published")
+        yield* eventuallyByPoll(Effect.zip(supervisor.offset, herald.latestSeq), ([o, l]) => o === l, "published", feedPollMs)
         const [firstKept] = yield* seqsAfter(oldEnd)
         yield* TestClock.setTime(120_000)
         yield* retention.pruneOnce()
         const [first, second] = Chunk.toReadonlyArray(yield* herald.subscribeDurable("late").pipe(Stream.take(2), Stream.runCollect))
         expect(first).toEqual(new Resync({ requestedAfter: start, oldestAvailable: firstKept! }))
         expect((second as ChangeEvent).seq).toBe(firstKept)
-      }), { changeRetentionMs: 60_000, feedPollMs: 5_000 })
+      }), { changeRetentionMs: 60_000, feedPollMs })
     }))
 
   it.scoped("names are checked, and Herald's own readers' names are refused: the supervisor's offset cannot be moved", () =>

@@ -5,7 +5,7 @@
  */
 import Sqlite from "better-sqlite3"
 import { SqlClient } from "@effect/sql"
-import { Context, Effect, Layer, ManagedRuntime, type Scope, TestClock } from "effect"
+import { Context, Effect, Exit, Layer, ManagedRuntime, type Scope, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -167,6 +167,21 @@ export const eventually = <A, E, R>(check: Effect.Effect<A, E, R>, ok: (a: A) =>
       if (i % 200 === 199 && i / 200 < nudges) yield* nudge
     }
     return yield* Effect.dieMessage(`never happened: ${what} (last: ${JSON.stringify(last)})`)
+  })
+
+/**
+ * `eventually` for what the supervisor's feed poll catches at the latest (every `pollMs` of test
+ * clock, the runtime's feedPollMs): when `check` has not held after a while, the clock moves on
+ * one poll and it waits again, `polls` times at most. On PostgreSQL a commit's wake-up can find
+ * the feed held back by another database's transaction (see feedCaughtUp); the poll reads it.
+ */
+export const eventuallyByPoll = <A, E, R>(check: Effect.Effect<A, E, R>, ok: (a: A) => boolean, what: string, pollMs: number, polls = 5) =>
+  Effect.gen(function* () {
+    for (let p = 0; ; p++) {
+      const exit = yield* Effect.exit(eventually(check, ok, what, 1_000))
+      if (Exit.isSuccess(exit) || p === polls) return yield* exit
+      yield* TestClock.adjust(pollMs)
+    }
   })
 
 /** How far `eventually` may move the TestClock on PostgreSQL, 1 ms at a time (see there). */
