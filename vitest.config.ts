@@ -27,6 +27,7 @@ const sqliteOnly = [
   "test/sinks/log.test.ts", // rewrites the settings row behind Herald's back with better-sqlite3; the sink is engine-free
   "test/http/SettingsMask.test.ts", // no database
   "test/sinks/internal.test.ts", // no database
+  "test/runtime/SinkRateLimit.test.ts", // the per-process token bucket against the TestClock: with async I/O which claims were held is timing's
   // A Herald-on-PostgreSQL bug, not the test's: a backlog reader whose next page retention
   // pruned gets no Resync (src/runtime/internal/FeedCursor.ts finds holes only in dense seqs).
   "test/runtime/Retention.test.ts"

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Option, Stream, TestClock } from "effect"
 import { ChangeEvent, Resync } from "../../src/domain/ChangeEvent.js"
-import { eventually, memorySettings, seqsAfter, withHerald } from "../support/herald.js"
+import { Dispatcher } from "../../src/runtime/Dispatcher.js"
+import { eventually, ioTurn, memorySettings, seqsAfter, withHerald } from "../support/herald.js"
 
 const key = (e: unknown) => (e instanceof ChangeEvent ? `${e.entity}:${e.event}` : "resync")
 
@@ -12,6 +13,11 @@ describe("change feed", () => {
         // A first delivery, claimed by the dispatcher, leaves it caught up with the sink.
         yield* herald.enqueue({ kind: "k", title: "warm-up" })
         yield* eventually(herald.stats(), (s) => s.byStatus["sent"] === 1, "warm-up sent")
+        // Its call over, the dispatcher's next claim finds the sink caught up (on PostgreSQL that
+        // takes I/O turns after the commit the stats show).
+        const dispatcher = yield* Dispatcher
+        yield* eventually(dispatcher.inFlight, (n) => n === 0, "the warm-up call finished")
+        for (let i = 0; i < 50; i++) yield* ioTurn
         const start = yield* herald.latestSeq
         const fiber = yield* herald.subscribe(start).pipe(Stream.take(3), Stream.runCollect, Effect.fork)
         const { notification } = yield* herald.enqueue({ kind: "k", title: "t" })

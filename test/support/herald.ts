@@ -151,20 +151,22 @@ export const caughtUpFeed = <ROut, E, R>(layer: Layer.Layer<ROut | Herald | Chan
  * On PostgreSQL (the `pg` project) I/O is really asynchronous: a runtime fiber whose query was
  * in flight when the test moved the TestClock plans its next wake from the new time, a
  * millisecond or so past it, and under the TestClock that wake never comes (in real time it
- * would come at once). So there, when `check` has not held for a while, the clock moves on 1 ms,
- * at most `pgNudgesMs` in all. On SQLite every query is synchronous, so fibers are parked on
- * their sleeps whenever the test moves the clock, and the clock never moves here.
+ * would come at once). So there, when `check` has not held for a while, the clock moves on 1 ms
+ * every 200 tries, at most `pgNudgesMs` in all (past the test runtime's 50 ms feed poll, which
+ * catches a commit whose wake-up found the feed held back: see feedCaughtUp); `nudges: false`
+ * keeps it still, for a test that times what happens against the clock. On SQLite every query is synchronous,
+ * so fibers are parked on their sleeps whenever the test moves the clock: it never moves here.
  */
-export const eventually = <A, E, R>(check: Effect.Effect<A, E, R>, ok: (a: A) => boolean, what: string, rounds = 5_000) =>
+export const eventually = <A, E, R>(check: Effect.Effect<A, E, R>, ok: (a: A) => boolean, what: string, rounds = 5_000, nudges = true) =>
   Effect.gen(function* () {
-    const nudges = testEngine() === "pg" ? pgNudgesMs : 0
+    const maxNudges = nudges && testEngine() === "pg" ? pgNudgesMs : 0
     let last: A | undefined
     for (let i = 0; i < rounds; i++) {
       last = yield* check
       if (ok(last)) return last
       yield* Effect.yieldNow()
       if (i % 10 === 9) yield* Effect.promise(() => new Promise<void>((r) => setImmediate(r)))
-      if (i % 200 === 199 && i / 200 < nudges) yield* nudge
+      if (i % 200 === 199 && i / 200 < maxNudges) yield* nudge
     }
     return yield* Effect.dieMessage(`never happened: ${what} (last: ${JSON.stringify(last)})`)
   })
@@ -185,7 +187,7 @@ export const eventuallyByPoll = <A, E, R>(check: Effect.Effect<A, E, R>, ok: (a:
   })
 
 /** How far `eventually` may move the TestClock on PostgreSQL, 1 ms at a time (see there). */
-const pgNudgesMs = 20
+const pgNudgesMs = 60
 
 /** The TestClock on 1 ms; nothing under a live clock (`it.live`), which moves by itself. */
 const nudge = Effect.flatMap(Effect.clock, (clock) => ("adjust" in clock ? (clock as TestClock.TestClock).adjust(1) : Effect.void))
