@@ -1,20 +1,13 @@
 /** POST /v1/notifications/batch: one result per item in order, valid items accepted beside invalid ones, Idempotency-Key on the whole batch. */
 import { expect, layer } from "@effect/vitest"
-import Database from "better-sqlite3"
+import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
-import { call, TestServer, testServer, useDesktopSink } from "./support.js"
+import { call, testServer, useDesktopSink } from "./support.js"
 
-/** Rows of a table, read by another connection: what is committed. */
+/** Rows of a table, as committed (read through the daemon's writer, so on either engine). */
 const count = (table: "notifications" | "deliveries", where = "1 = 1") =>
-  Effect.gen(function* () {
-    const { database } = yield* TestServer
-    const db = new Database(database, { readonly: true })
-    try {
-      return (db.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${where}`).get() as { n: number }).n
-    } finally {
-      db.close()
-    }
-  })
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.map(Effect.orDie(sql.unsafe<{ n: number | string }>(`SELECT count(*) AS n FROM ${table} WHERE ${where}`)), (rows) => Number(rows[0]!.n)))
 
 const batch = (notifications: ReadonlyArray<unknown>, headers: Record<string, string> = {}) =>
   call("POST", "/v1/notifications/batch", { body: { notifications }, headers })

@@ -1,20 +1,21 @@
 import { expect, layer } from "@effect/vitest"
-import Database from "better-sqlite3"
+import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import { Herald } from "../../src/layers/Herald.js"
-import { tempDb } from "../support/herald.js"
-import { call, eventually, openSse, TestServer, testServer, useDesktopSink } from "./support.js"
+import { tempDatabase } from "../support/herald.js"
+import { call, eventually, openSse, storedSeqs, testServer, useDesktopSink } from "./support.js"
 
 const enqueue = (n: number) =>
   Effect.flatMap(Herald, (h) => h.enqueueMany(Array.from({ length: n }, (_, i) => ({ kind: "consumers", title: `t${i}` }))))
 
-/** Ten notifications' changes on a desktop sink: the feed's newest seq before (`start`) and after (`end`). */
+/** Ten notifications' changes on a desktop sink: the feed's newest seq before (`start`) and after (`end`), and the changes' seqs. */
 const tenNewChanges = Effect.gen(function* () {
   yield* useDesktopSink
   const herald = yield* Herald
   const start = yield* herald.latestSeq
   yield* enqueue(10)
-  return { start, end: yield* herald.latestSeq }
+  const end = yield* herald.latestSeq
+  return { start, end, seqs: yield* storedSeqs(start, end) }
 })
 
 /** The changes a stream gives until it reaches `end`. */
@@ -27,27 +28,25 @@ const readUntil = (path: string, end: number, headers: Record<string, string> = 
     return sse.changes().map((e) => e.seq)
   })
 
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
-
 layer(testServer(), { excludeTestServices: true })("durable consumers over HTTP", (it) => {
   it.effect("PUT /v1/consumers/:name commits an offset, and GET /v1/events?consumer= resumes after it with no gap and no duplicate", () =>
     Effect.gen(function* () {
-      const { start, end } = yield* tenNewChanges
-      const put = yield* call("PUT", "/v1/consumers/app", { body: { seq: start + 5 } })
+      const { end, seqs } = yield* tenNewChanges
+      const put = yield* call("PUT", "/v1/consumers/app", { body: { seq: seqs[4] } })
       expect(put.status).toBe(200)
-      expect(put.body).toMatchObject({ name: "app", seq: start + 5, lag: end - start - 5 })
-      expect(yield* readUntil("/v1/events?consumer=app", end)).toEqual(range(start + 6, end))
+      expect(put.body).toMatchObject({ name: "app", seq: seqs[4], lag: seqs.length - 5 })
+      expect(yield* readUntil("/v1/events?consumer=app", end)).toEqual(seqs.slice(5))
     }))
 
   it.effect("Last-Event-ID wins over the stored offset, which wins over ?after=; an unknown consumer starts at ?after=", () =>
     Effect.gen(function* () {
-      const { start, end } = yield* tenNewChanges
-      yield* call("PUT", "/v1/consumers/precedence", { body: { seq: start + 5 } })
-      expect((yield* readUntil(`/v1/events?consumer=precedence&after=${start}`, end))[0]).toBe(start + 6)
-      expect((yield* readUntil(`/v1/events?consumer=precedence&after=${start}`, end, { "last-event-id": String(start + 8) }))[0]).toBe(start + 9)
-      expect((yield* readUntil(`/v1/events?consumer=newcomer&after=${start + 2}`, end))[0]).toBe(start + 3)
+      const { start, end, seqs } = yield* tenNewChanges
+      yield* call("PUT", "/v1/consumers/precedence", { body: { seq: seqs[4] } })
+      expect((yield* readUntil(`/v1/events?consumer=precedence&after=${start}`, end))[0]).toBe(seqs[5])
+      expect((yield* readUntil(`/v1/events?consumer=precedence&after=${start}`, end, { "last-event-id": String(seqs[7]) }))[0]).toBe(seqs[8])
+      expect((yield* readUntil(`/v1/events?consumer=newcomer&after=${seqs[1]}`, end))[0]).toBe(seqs[2])
       // Reading commits nothing: only a PUT moves an offset.
-      expect((yield* call("GET", "/v1/consumers/precedence")).body.seq).toBe(start + 5)
+      expect((yield* call("GET", "/v1/consumers/precedence")).body.seq).toBe(seqs[4])
       expect((yield* call("GET", "/v1/consumers/newcomer")).status).toBe(404)
     }))
 
@@ -68,11 +67,10 @@ layer(testServer(), { excludeTestServices: true })("durable consumers over HTTP"
 
   it.effect("a seq past the newest change, a bad seq or body, and a bad or reserved name are 400s that say why, and store nothing", () =>
     Effect.gen(function* () {
-      const { database } = yield* TestServer
       const herald = yield* Herald
       const newest = yield* herald.latestSeq
-      const offsets = () => new Database(database, { readonly: true }).prepare("SELECT consumer, seq FROM consumer_offsets ORDER BY consumer").all()
-      const before = offsets()
+      const offsets = Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.orDie(sql`SELECT consumer, seq FROM consumer_offsets ORDER BY consumer`))
+      const before = yield* offsets
       const cases: ReadonlyArray<readonly [string, unknown, string]> = [
         ["/v1/consumers/ahead", { seq: newest + 1 }, "seq"],
         ["/v1/consumers/negative", { seq: -1 }, "seq"],
@@ -95,22 +93,25 @@ layer(testServer(), { excludeTestServices: true })("durable consumers over HTTP"
         expect(r.body.detail, path).toMatch(/consumer|name/)
       }
       expect((yield* call("DELETE", "/v1/consumers/supervisor")).status).toBe(400)
-      expect(offsets()).toEqual(before)
+      expect(yield* offsets).toEqual(before)
     }))
 
   it.effect("GET /v1/consumers lists each consumer with its offset and lag; GET one, DELETE one (then 404)", () =>
     Effect.gen(function* () {
       const herald = yield* Herald
+      const start = yield* herald.latestSeq
       yield* enqueue(4)
       const newest = yield* herald.latestSeq
+      const seqs = yield* storedSeqs(start, newest)
+      const twoBehind = seqs[seqs.length - 3]!
       yield* call("PUT", "/v1/consumers/list-b", { body: { seq: newest } })
-      yield* call("PUT", "/v1/consumers/list-a", { body: { seq: newest - 2 } })
+      yield* call("PUT", "/v1/consumers/list-a", { body: { seq: twoBehind } })
       const list = yield* call("GET", "/v1/consumers")
       expect(list.status).toBe(200)
       const mine = (list.body.items as Array<{ name: string }>).filter((c) => c.name.startsWith("list-"))
-      expect(mine).toMatchObject([{ name: "list-a", seq: newest - 2, lag: 2 }, { name: "list-b", seq: newest, lag: 0 }])
+      expect(mine).toMatchObject([{ name: "list-a", seq: twoBehind, lag: 2 }, { name: "list-b", seq: newest, lag: 0 }])
       expect((list.body.items as Array<{ name: string }>).some((c) => c.name === "supervisor")).toBe(false)
-      expect((yield* call("GET", "/v1/consumers/list-a")).body).toMatchObject({ name: "list-a", seq: newest - 2, lag: 2 })
+      expect((yield* call("GET", "/v1/consumers/list-a")).body).toMatchObject({ name: "list-a", seq: twoBehind, lag: 2 })
       expect((yield* call("DELETE", "/v1/consumers/list-a")).status).toBe(204)
       const gone = yield* call("GET", "/v1/consumers/list-a")
       expect(gone.status).toBe(404)
@@ -120,18 +121,20 @@ layer(testServer(), { excludeTestServices: true })("durable consumers over HTTP"
 
   it.effect("an offset committed over HTTP survives a restart of the daemon on the same file", () =>
     Effect.gen(function* () {
-      const db = yield* tempDb
-      const { committed, end } = yield* Effect.gen(function* () {
+      const db = yield* tempDatabase
+      const { committed, end, rest } = yield* Effect.gen(function* () {
         yield* useDesktopSink
         const herald = yield* Herald
         const start = yield* herald.latestSeq
         yield* enqueue(6)
-        expect((yield* call("PUT", "/v1/consumers/restart", { body: { seq: start + 4 } })).status).toBe(200)
-        return { committed: start + 4, end: yield* herald.latestSeq }
+        const end = yield* herald.latestSeq
+        const seqs = yield* storedSeqs(start, end)
+        expect((yield* call("PUT", "/v1/consumers/restart", { body: { seq: seqs[3] } })).status).toBe(200)
+        return { committed: seqs[3]!, end, rest: seqs.slice(4) }
       }).pipe(Effect.provide(testServer({}, {}, db)))
       yield* Effect.gen(function* () {
         expect((yield* call("GET", "/v1/consumers/restart")).body).toMatchObject({ name: "restart", seq: committed })
-        expect(yield* readUntil("/v1/events?consumer=restart", end)).toEqual(range(committed + 1, end))
+        expect(yield* readUntil("/v1/events?consumer=restart", end)).toEqual(rest)
       }).pipe(Effect.provide(testServer({}, {}, db)))
     }).pipe(Effect.scoped))
 })

@@ -1,9 +1,8 @@
 /** Backpressure over HTTP: past the bound of enqueues waiting to be written, 503 with Retry-After (a batch refused whole); nothing accepted is lost. */
 import { expect, layer } from "@effect/vitest"
-import Database from "better-sqlite3"
 import { Effect, Fiber } from "effect"
 import { Herald } from "../../src/layers/Herald.js"
-import { stays } from "../support/herald.js"
+import { holdWriteLock, queryDatabase, stays } from "../support/herald.js"
 import { call, TestServer, testServer } from "./support.js"
 
 layer(testServer({}, { maxQueuedEnqueues: 2 }), { excludeTestServices: true })("HTTP backpressure", (it) => {
@@ -11,15 +10,9 @@ layer(testServer({}, { maxQueuedEnqueues: 2 }), { excludeTestServices: true })("
     Effect.gen(function* () {
       const { database } = yield* TestServer
       const herald = yield* Herald
-      const titles = () => {
-        const db = new Database(database, { readonly: true })
-        const rows = db.prepare("SELECT title FROM notifications ORDER BY title").all() as Array<{ title: string }>
-        db.close()
-        return rows.map((r) => r.title)
-      }
+      const titles = Effect.map(queryDatabase<{ title: string }>(database, "SELECT title FROM notifications ORDER BY title"), (rows) => rows.map((r) => r.title))
       // Another process holds the write lock: two accepted enqueues wait for it, filling the bound.
-      const other = new Database(database)
-      other.exec("BEGIN IMMEDIATE")
+      const letGo = yield* holdWriteLock(database)
       const accepted = yield* Effect.forEach([0, 1], (i) => Effect.fork(herald.enqueue({ kind: "k", title: `accepted ${i}` })))
       yield* stays(Effect.sync(() => accepted.map((f) => f.unsafePoll())), (r) => r.every((x) => x === null), "written while the lock was held")
       const refused = yield* call("POST", "/v1/notifications", { body: { kind: "k", title: "refused" } })
@@ -33,11 +26,10 @@ layer(testServer({}, { maxQueuedEnqueues: 2 }), { excludeTestServices: true })("
       expect(batch.status).toBe(503)
       expect(batch.headers.get("retry-after")).toBe("1")
       expect(batch.body).toMatchObject({ status: 503, code: "Overloaded" })
-      other.exec("COMMIT")
-      other.close()
+      yield* letGo
       const answers = yield* Effect.forEach(accepted, Fiber.join)
       expect(answers.map((a) => a.created)).toEqual([true, true])
-      expect(titles()).toEqual(["accepted 0", "accepted 1"])
+      expect((yield* titles)).toEqual(["accepted 0", "accepted 1"])
       // With room again, the same request is accepted.
       expect((yield* call("POST", "/v1/notifications", { body: { kind: "k", title: "refused" } })).status).toBe(201)
     }))

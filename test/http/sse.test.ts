@@ -1,7 +1,7 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { Herald } from "../../src/layers/Herald.js"
-import { call, openPausableSse, testServer, useDesktopSink } from "./support.js"
+import { call, openPausableSse, storedSeqs, testServer, useDesktopSink } from "./support.js"
 
 // Long enough that the polling below (20 ms of test time a round) never reaches it by accident.
 const stallMs = 60_000
@@ -29,8 +29,6 @@ const until = (done: () => boolean, what: string, rounds = 3_000) =>
     return yield* Effect.dieMessage(`never happened: ${what}`)
   })
 
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
-
 // The daemon runs on the test clock: the stall check and the heartbeats move only when the test moves time.
 layer(testServer({ sseHeartbeatMs: 15_000, sseStallMs: stallMs }))("SSE clients that stop reading", (it) => {
   it.effect("a client that stops reading is ended cleanly after the stall interval, and resuming from its Last-Event-ID gets every change once", () =>
@@ -55,7 +53,7 @@ layer(testServer({ sseHeartbeatMs: 15_000, sseStallMs: stallMs }))("SSE clients 
       expect(slow.endedCleanly()).toBe(true)
       const seen = slow.changes().map((e) => e.seq)
       expect(seen.length).toBeGreaterThan(0)
-      expect(seen).toEqual(range(start + 1, seen[seen.length - 1]!))
+      expect(seen).toEqual(yield* storedSeqs(start, seen[seen.length - 1]!))
       const lastId = slow.frames.filter((f) => f.id !== undefined).pop()!.id!
       expect(Number(lastId)).toBe(seen[seen.length - 1])
 
@@ -63,7 +61,7 @@ layer(testServer({ sseHeartbeatMs: 15_000, sseStallMs: stallMs }))("SSE clients 
       const again = yield* openPausableSse("/v1/events", { "last-event-id": lastId })
       yield* until(() => (again.changes().at(-1)?.seq ?? 0) >= end, "the resumed stream reaching the newest change")
       yield* again.close
-      expect([...seen, ...again.changes().map((e) => e.seq)]).toEqual(range(start + 1, end))
+      expect([...seen, ...again.changes().map((e) => e.seq)]).toEqual(yield* storedSeqs(start, end))
     }), { timeout: 120_000 })
 
   it.effect("a slow client that falls behind the shared buffer gets what it missed from the database, each change once", () =>
@@ -86,8 +84,9 @@ layer(testServer({ sseHeartbeatMs: 15_000, sseStallMs: stallMs }))("SSE clients 
       yield* until(() => (slow.changes().at(-1)?.seq ?? 0) >= end, "the slow client catching up")
       yield* slow.close
       yield* fast.close
-      expect(slow.changes().map((e) => e.seq)).toEqual(range(start + 1, end))
-      expect(fast.changes().map((e) => e.seq)).toEqual(range(start + 1, end))
+      const stored = yield* storedSeqs(start, end)
+      expect(slow.changes().map((e) => e.seq)).toEqual(stored)
+      expect(fast.changes().map((e) => e.seq)).toEqual(stored)
       expect(slow.endedCleanly()).toBe(false) // it was never dropped: it read again within the stall interval
     }), { timeout: 120_000 })
 })

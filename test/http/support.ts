@@ -1,8 +1,8 @@
 /**
  * Shared pieces of the HTTP tests: a real daemon (Herald runtime + HTTP on 127.0.0.1, port 0)
- * on a SQLite file in a temp dir, a small fetch client, an SSE reader, and bounded polling.
+ * on a fresh database of the project's engine (test/support/herald.ts's tempDatabase), a small fetch client, an SSE reader, and bounded polling.
  */
-import { FileSystem, HttpServer } from "@effect/platform"
+import { HttpServer } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { Context, Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
@@ -10,6 +10,7 @@ import type { HttpOptionsShape } from "../../src/http/HttpOptions.js"
 import * as http from "node:http"
 import { Herald, type HeraldConfig } from "../../src/layers/Herald.js"
 import { daemonLayer, HttpOptions } from "../../src/layers/Http.js"
+import { caughtUpFeed, tempDatabase } from "../support/herald.js"
 
 export const token = "test-token-0123456789abcdef"
 
@@ -20,28 +21,35 @@ export interface TestServerShape {
 export class TestServer extends Context.Tag("test/http/TestServer")<TestServer, TestServerShape>() {}
 
 /**
- * The daemon on a fresh database, or on `file` to start it again (and its writer's SqlClient);
+ * The daemon on a fresh database, or on `database` to start it again (and its writer's SqlClient);
  * HTTP options default to fast SSE timers for tests, `runtime` tunes the Herald runtime under it.
  */
 export const testServer = (
   options: Partial<HttpOptionsShape> = {},
   runtime: HeraldConfig["runtime"] = {},
-  file?: string
+  database?: string
 ): Layer.Layer<TestServer | Herald | SqlClient.SqlClient> =>
   Layer.unwrapScoped(Effect.gen(function* () {
-    const fs = yield* FileSystem.FileSystem
-    const database = file ?? `${yield* fs.makeTempDirectoryScoped({ prefix: "herald-http-" })}/herald.db`
+    const db = database ?? (yield* tempDatabase)
     const daemon = daemonLayer(
-      { database, runtime },
+      { database: db, runtime },
       HttpOptions.layer({ port: 0, token: Option.some(Redacted.make(token)), sseHeartbeatMs: 200, sseStallMs: 1_000, shutdownGraceMs: 2_000, ...options })
     )
     const server = Layer.effect(TestServer, Effect.gen(function* () {
       const address = (yield* HttpServer.HttpServer).address
       if (address._tag !== "TcpAddress") return yield* Effect.die("expected a TCP address")
-      return { url: `http://127.0.0.1:${address.port}`, database }
+      return { url: `http://127.0.0.1:${address.port}`, database: db }
     }))
-    return server.pipe(Layer.provideMerge(daemon))
+    return server.pipe(Layer.provideMerge(caughtUpFeed(daemon)))
   })).pipe(Layer.provide(NodeContext.layer), Layer.orDie)
+
+/**
+ * The stored changes' sequence numbers in (`after`, `upTo`], in order: what a feed client must
+ * see (PostgreSQL's numbers are not dense, so tests compare with these instead of a range).
+ */
+export const storedSeqs = (after: number, upTo: number) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.map(Effect.orDie(sql<{ seq: number }>`SELECT seq FROM change_log WHERE seq > ${after} AND seq <= ${upTo} ORDER BY seq`), (rows) => rows.map((r) => r.seq)))
 
 export interface Reply {
   readonly status: number

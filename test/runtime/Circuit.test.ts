@@ -6,10 +6,10 @@
  * it; its state survives a restart; an operator's reset closes it.
  */
 import { describe, expect, it } from "@effect/vitest"
-import Sqlite from "better-sqlite3"
 import { Effect, TestClock } from "effect"
 import { Herald } from "../../src/layers/Herald.js"
-import { provideHerald, stays, tempDb } from "../support/herald.js"
+import { ChangeLogStore } from "../../src/store/ChangeLogStore.js"
+import { provideHerald, stays, tempDatabase } from "../support/herald.js"
 import { holdsFor, scriptedReceiver as scripted, whenIo } from "../support/receiver.js"
 
 const settingsFor = (url: string, circuit: Record<string, number>) => ({
@@ -26,14 +26,9 @@ const settingsFor = (url: string, circuit: Record<string, number>) => ({
 
 const notifications = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ kind: "k", title: `${prefix}${i}` }))
 
-const circuitEvents = (db: string) => {
-  const conn = new Sqlite(db, { readonly: true })
-  try {
-    return (conn.prepare("SELECT event FROM change_log WHERE entity = 'circuit' ORDER BY seq").all() as Array<{ event: string }>).map((r) => r.event)
-  } finally {
-    conn.close()
-  }
-}
+/** The circuit's events in the change feed, in order. */
+const circuitEvents = Effect.flatMap(ChangeLogStore, (changes) =>
+  Effect.map(Effect.orDie(changes.after(0, 100_000)), (events) => events.filter((e) => e.entity === "circuit").map((e) => e.event)))
 
 /** Other processes' writes are not part of these tests: the feed polls rarely, so a long TestClock adjust stays cheap. */
 const run = <A, E, R>(db: string, effect: Effect.Effect<A, E, R>) => provideHerald(db, effect, { feedPollMs: 5_000 })
@@ -45,7 +40,7 @@ describe("circuit breaker", () => {
   it.scoped("opens after 3 retryable failures, holds deliveries without spending attempts, probes once after the cooldown, then lets them all out", () =>
     Effect.gen(function* () {
       const hook = yield* scripted
-      const db = yield* tempDb
+      const db = yield* tempDatabase
       yield* run(db, Effect.gen(function* () {
         const herald = yield* Herald
         yield* herald.putSettings(settingsFor(hook.url, { failureThreshold: 3, cooldownMs: 60_000 }))
@@ -88,14 +83,14 @@ describe("circuit breaker", () => {
           expect(attempts.at(-1)).toMatchObject({ outcome: "sent", heldBy: "circuit_open" })
           if (attempts.length === 2) expect(attempts[0]).toMatchObject({ outcome: "failed", errorCode: "http_500", heldBy: null })
         }
+        expect(yield* circuitEvents).toEqual(["open", "half_open", "closed"])
       }))
-      expect(circuitEvents(db)).toEqual(["open", "half_open", "closed"])
     }))
 
   it.scoped("a failed probe reopens the circuit with a longer cooldown (factor 2); the next probe after it closes it", () =>
     Effect.gen(function* () {
       const hook = yield* scripted
-      const db = yield* tempDb
+      const db = yield* tempDatabase
       yield* run(db, Effect.gen(function* () {
         const herald = yield* Herald
         yield* herald.putSettings(settingsFor(hook.url, { failureThreshold: 1, cooldownMs: 10_000 }))
@@ -114,15 +109,15 @@ describe("circuit breaker", () => {
         yield* whenIo(herald.stats(), (s) => s.byStatus["sent"] === 1, "the probe succeeded")
         expect(yield* sinkOf(herald)).toMatchObject({ circuit: "closed" })
         expect(hook.calls).toHaveLength(3)
+        expect(yield* circuitEvents).toEqual(["open", "half_open", "open", "half_open", "closed"])
       }))
-      expect(circuitEvents(db)).toEqual(["open", "half_open", "open", "half_open", "closed"])
     }))
 
   it.scoped("a permanent failure (410) never opens the circuit: the sink answered", () =>
     Effect.gen(function* () {
       const hook = yield* scripted
       hook.mode.status = 410
-      const db = yield* tempDb
+      const db = yield* tempDatabase
       yield* run(db, Effect.gen(function* () {
         const herald = yield* Herald
         yield* herald.putSettings(settingsFor(hook.url, { failureThreshold: 1, cooldownMs: 60_000 }))
@@ -133,14 +128,14 @@ describe("circuit breaker", () => {
         yield* herald.enqueue({ kind: "k", title: "after" })
         yield* whenIo(herald.stats(), (s) => s.byStatus["sent"] === 1, "the next one went out at once")
         expect(hook.calls).toHaveLength(4)
+        expect(yield* circuitEvents).toEqual([])
       }))
-      expect(circuitEvents(db)).toEqual([])
     }))
 
   it.scoped("an open circuit stays open across a restart, holds what it held, and probes when the persisted cooldown ends", () =>
     Effect.gen(function* () {
       const hook = yield* scripted
-      const db = yield* tempDb
+      const db = yield* tempDatabase
       yield* run(db, Effect.gen(function* () {
         const herald = yield* Herald
         yield* herald.putSettings(settingsFor(hook.url, { failureThreshold: 1, cooldownMs: 60_000 }))
@@ -165,7 +160,7 @@ describe("circuit breaker", () => {
   it.scoped("an operator's reset closes an open circuit at once; removing the breaker from the settings closes one too", () =>
     Effect.gen(function* () {
       const hook = yield* scripted
-      const db = yield* tempDb
+      const db = yield* tempDatabase
       yield* run(db, Effect.gen(function* () {
         const herald = yield* Herald
         const settings = settingsFor(hook.url, { failureThreshold: 1, cooldownMs: 3_600_000 })
@@ -187,7 +182,7 @@ describe("circuit breaker", () => {
         yield* herald.putSettings({ ...settings, sinks: { hook: withoutBreaker } })
         yield* whenIo(herald.stats(), (s) => s.byStatus["sent"] === 2, "the held delivery went out once the breaker was removed")
         expect(yield* sinkOf(herald)).toMatchObject({ circuit: "closed" })
+        expect(yield* circuitEvents).toEqual(["open", "closed", "open", "closed"])
       }))
-      expect(circuitEvents(db)).toEqual(["open", "closed", "open", "closed"])
     }))
 })

@@ -4,7 +4,7 @@ import { defaultSettings } from "../../src/domain/Settings.js"
 import { Herald } from "../../src/layers/Herald.js"
 import { planDeliveries } from "../../src/runtime/Router.js"
 import { Router } from "../../src/runtime/Router.js"
-import { memorySettings, provideHerald, tempDb } from "../support/herald.js"
+import { memorySettings, provideHerald, tempDatabase } from "../support/herald.js"
 
 describe("Router", () => {
   it("plans one delivery per sink however many routes name it, and skips what cannot be delivered, saying why", () => {
@@ -30,7 +30,7 @@ describe("Router", () => {
 
   it.scoped("routing is idempotent: routing the same notifications again creates no second delivery", () =>
     Effect.gen(function* () {
-      const db = yield* tempDb
+      const db = yield* tempDatabase
       yield* provideHerald(db, Effect.gen(function* () {
         const herald = yield* Herald
         yield* herald.putSettings({ ...memorySettings, enabled: false })
@@ -49,7 +49,7 @@ describe("Router", () => {
 
   it.scoped("notifications wait, unrouted, while routing is disabled, and are routed when it is enabled", () =>
     Effect.gen(function* () {
-      const db = yield* tempDb
+      const db = yield* tempDatabase
       yield* provideHerald(db, Effect.gen(function* () {
         const herald = yield* Herald
         yield* herald.putSettings({ ...memorySettings, enabled: false })

@@ -1,15 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
-import Sqlite from "better-sqlite3"
 import { Effect, Layer } from "effect"
 import { Herald } from "../../src/layers/Herald.js"
 import { MemorySink } from "../../src/sinks/memory.js"
-import { eventually, memorySettings, tempDb } from "../support/herald.js"
+import { eventually, memorySettings, queryDatabase, tempDatabase } from "../support/herald.js"
 
 describe("shutdown", () => {
   // Live clock: the grace period is real time. About 5 s.
   it.scopedLive("a call that hangs is cut off after the grace period and counts; a claimed delivery whose call never started gives its lease back without an attempt", () =>
     Effect.gen(function* () {
-      const db = yield* tempDb
+      const db = yield* tempDatabase
       const called = new Map<string, number>()
       const started = performance.now()
       yield* Effect.scoped(Effect.provide(Effect.gen(function* () {
@@ -24,17 +23,16 @@ describe("shutdown", () => {
       }), Layer.fresh(Herald.layer({ database: db, runtime: { feedPollMs: 50 } }))))
       const seconds = (performance.now() - started) / 1000
       expect(seconds).toBeLessThan(30) // bounded by the 5 s grace, not by the calls (which never end)
-      const conn = new Sqlite(db, { readonly: true })
-      const byStatus = conn.prepare("SELECT status, count(*) AS n FROM deliveries GROUP BY status").all()
-      const attempts = conn.prepare("SELECT error_code AS code, count(*) AS n FROM delivery_attempts GROUP BY error_code").all()
-      const perDelivery = conn.prepare("SELECT d.id, d.attempts, (SELECT count(*) FROM delivery_attempts a WHERE a.delivery_id = d.id) AS rows FROM deliveries d").all() as Array<{ id: string; attempts: number; rows: number }>
-      const released = conn.prepare("SELECT count(*) AS n FROM change_log WHERE entity = 'delivery' AND event = 'released'").get() as { n: number }
-      conn.close()
+      const byStatus = yield* queryDatabase(db, "SELECT status, count(*) AS n FROM deliveries GROUP BY status ORDER BY status")
+      const attempts = yield* queryDatabase(db, "SELECT error_code AS code, count(*) AS n FROM delivery_attempts GROUP BY error_code ORDER BY error_code")
+      const perDelivery = yield* queryDatabase<{ id: string; attempts: number; rows: number }>(db,
+        "SELECT d.id, d.attempts, (SELECT count(*) FROM delivery_attempts a WHERE a.delivery_id = d.id) AS rows FROM deliveries d")
+      const [released] = yield* queryDatabase<{ n: number }>(db, "SELECT count(*) AS n FROM change_log WHERE entity = 'delivery' AND event = 'released'")
       // Nothing left leased to a process that is gone. The 64 calls that started count as an
       // interrupted attempt and wait for a retry; the 36 that never started are pending again.
       expect(byStatus).toEqual([{ status: "pending", n: 36 }, { status: "retry_wait", n: 64 }])
       expect(attempts).toEqual([{ code: "interrupted", n: 64 }])
-      expect(released.n).toBe(36)
+      expect(released!.n).toBe(36)
       // Exactly as many attempts as calls the sink saw, delivery by delivery.
       for (const d of perDelivery) {
         expect(d.rows).toBe(called.get(d.id) ?? 0)
@@ -47,9 +45,7 @@ describe("shutdown", () => {
         yield* mem.setHandler((d) => Effect.sync(() => (called.set(d.deliveryId, (called.get(d.deliveryId) ?? 0) + 1), {})))
         yield* eventually(herald.stats(), (s) => s.byStatus["sent"] === 100, "all sent after the restart", 2_000_000)
       }), Layer.fresh(Herald.layer({ database: db, runtime: { feedPollMs: 50 } }))))
-      const after = new Sqlite(db, { readonly: true })
-      const rows = after.prepare("SELECT delivery_id AS id, count(*) AS n FROM delivery_attempts GROUP BY delivery_id").all() as Array<{ id: string; n: number }>
-      after.close()
+      const rows = yield* queryDatabase<{ id: string; n: number }>(db, "SELECT delivery_id AS id, count(*) AS n FROM delivery_attempts GROUP BY delivery_id")
       expect(rows).toHaveLength(100)
       for (const r of rows) expect(r.n).toBe(called.get(r.id))
     }), 60_000)

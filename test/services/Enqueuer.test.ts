@@ -3,15 +3,13 @@ import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import Database from "better-sqlite3"
 import { Effect, Either, Fiber, Option, Stream, TestClock } from "effect"
 import { InvalidInput, Overloaded } from "../../src/domain/errors.js"
-import { WriterDb } from "../../src/store/sqlite/WriterDb.js"
 import { MemorySink } from "../../src/sinks/memory.js"
 import fc from "fast-check"
 import { isStorableText } from "../../src/domain/Notification.js"
 import { Herald } from "../../src/layers/Herald.js"
-import { eventually, ioTurn, sharedHerald, stays, tempDir, withHerald } from "../support/herald.js"
+import { eventually, holdWriteLock, ioTurn, memorySettings, provideHerald, sharedHerald, stays, tempDatabase, tempDir, withHerald } from "../support/herald.js"
 
 describe("Enqueuer", () => {
   it.scoped("enqueue and enqueueMany inside an embedder's own transaction are written with it, and delivered once it commits", () =>
@@ -206,11 +204,11 @@ describe("Enqueuer batches", () => {
 
 describe("Enqueuer backpressure", () => {
   it.scoped("past maxQueuedEnqueues, enqueue fails with Overloaded and writes nothing; everything accepted is written", () =>
-    withHerald((herald) => Effect.gen(function* () {
-      const { db } = yield* Effect.orDie(Effect.serviceOptional(WriterDb)) // SQLite only: the layer provides it on a file
-      // Another process holds the write lock: accepted enqueues wait (the busy backoff runs on the test clock).
-      const other = new Database(db.name)
-      other.exec("BEGIN IMMEDIATE")
+    Effect.flatMap(tempDatabase, (database) => provideHerald(database, Effect.gen(function* () {
+      const herald = yield* Herald
+      yield* herald.putSettings(memorySettings)
+      // Another process holds the write lock: accepted enqueues wait.
+      const letGo = yield* holdWriteLock(database)
       const accepted = yield* Effect.forEach(Array.from({ length: 5 }, (_, i) => i), (i) =>
         Effect.fork(herald.enqueue({ kind: "k", title: `accepted ${i}` })))
       yield* stays(Effect.sync(() => accepted.map((f) => f.unsafePoll())), (r) => r.every((x) => x === null), "an enqueue finished while the lock was held")
@@ -221,8 +219,7 @@ describe("Enqueuer backpressure", () => {
       // A batch that does not fit is refused whole.
       expect(yield* Effect.flip(herald.enqueueMany([{ kind: "k", title: "x" }]))).toBeInstanceOf(Overloaded)
       expect(yield* Effect.flip(herald.enqueueBatch([{ kind: "k", title: "x" }, { kind: "k", title: "" }]))).toBeInstanceOf(Overloaded)
-      other.exec("COMMIT")
-      other.close()
+      yield* letGo
       const results = yield* Effect.gen(function* () {
         for (;;) {
           yield* TestClock.adjust("1 second")
@@ -237,5 +234,5 @@ describe("Enqueuer backpressure", () => {
       expect((yield* herald.enqueue({ kind: "k", title: "later" })).created).toBe(true)
       expect(yield* herald.enqueueMany(Array.from({ length: 8 }, (_, i) => ({ kind: "k", title: `big ${i}` })))).toHaveLength(8)
       expect(yield* herald.enqueueBatch(Array.from({ length: 8 }, (_, i) => ({ kind: "k", title: `bigger ${i}` })))).toHaveLength(8)
-    }), { maxQueuedEnqueues: 5, background: false }))
+    }), { maxQueuedEnqueues: 5, background: false })))
 })

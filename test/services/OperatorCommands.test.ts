@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Deferred, Effect } from "effect"
 import { SinkFailure } from "../../src/domain/Sink.js"
 import type { Herald } from "../../src/layers/Herald.js"
 import { MemorySink } from "../../src/sinks/memory.js"
@@ -32,10 +32,15 @@ describe("OperatorCommands", () => {
       expect(yield* herald.listDeliveries({})).toEqual(before)
       expect(yield* herald.latestSeq).toBe(seq)
       // Saying so, or naming a status or a sink, is a filter that means it.
+      // The requeued calls wait until the end, so they are not dead again meanwhile; then they
+      // end, so shutdown has no call in flight to wait its grace period (on the test clock) for.
       const mem = yield* MemorySink
-      yield* mem.setHandler(() => Effect.never)
+      const release = yield* Deferred.make<void>()
+      yield* mem.setHandler(() => Effect.as(Deferred.await(release), {}))
       const report = yield* herald.requeueMany({ all: true })
       expect([...report.requeued].sort()).toEqual([...ids].sort())
       expect((yield* herald.requeueMany({ status: "dead", sink: "mem" })).requested).toBe(0)
+      yield* Deferred.succeed(release, undefined)
+      yield* eventually(herald.stats(), (s) => s.byStatus["sent"] === 2, "the requeued ones sent")
     })))
 })

@@ -1,6 +1,6 @@
 /** The ChangeLogStore contract on SQLite. */
 import { sqliteChangeLogStore } from "../../src/store/sqlite/ChangeLogStore.js"
 import { changeLogStoreContract } from "./contract/ChangeLogStore.js"
-import { sqliteEngine } from "./contract/feedStorage.js"
+import { sqliteEngine } from "./contract/engines.js"
 
 changeLogStoreContract(sqliteEngine(sqliteChangeLogStore))

@@ -66,7 +66,8 @@ describe("DeliveryStore", () => {
         expect(yield* count).toBe(before + 1)
         const last = yield* sql<{ event: string; payload: string }>`SELECT event, payload FROM change_log ORDER BY seq DESC LIMIT 1`
         expect(last[0]!.event).toBe("updated")
-        expect(JSON.parse(last[0]!.payload)).toMatchObject({ attempts: 1, status: "pending" })
+        const payload: unknown = last[0]!.payload
+        expect(typeof payload === "string" ? JSON.parse(payload) : payload).toMatchObject({ attempts: 1, status: "pending" })
       }), { background: false })
     }))
 

@@ -1,6 +1,6 @@
 /** The HistoryStore contract on SQLite. */
 import { sqliteHistoryStore } from "../../src/store/sqlite/HistoryStore.js"
-import { sqliteEngine } from "./contract/feedStorage.js"
+import { sqliteEngine } from "./contract/engines.js"
 import { historyStoreContract } from "./contract/HistoryStore.js"
 
 historyStoreContract(sqliteEngine(sqliteHistoryStore))

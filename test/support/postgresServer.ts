@@ -13,6 +13,8 @@ declare module "vitest" {
   export interface ProvidedContext {
     /** A superuser URL of the throwaway server's `herald` database. */
     heraldPgUrl: string
+    /** `pg` in the project that runs the engine-independent suites on PostgreSQL (vitest.config.ts); unset elsewhere. */
+    heraldEngine: "sqlite" | "pg"
   }
 }
 

@@ -1,9 +1,10 @@
 /**
  * Writer on PostgreSQL: every write runs in a transaction on a pooled connection (READ
  * COMMITTED, PostgreSQL's default: the stores' fences and SKIP LOCKED claims are written for
- * it), run again when it loses a race (a serialization failure or a deadlock). Transactions of
- * another @effect/sql client (an embedder's own database) are hidden from Herald's statements:
- * a fiber reference marks the transactions this writer opened.
+ * it), run again when it loses a race (a serialization failure or a deadlock). A transaction on
+ * the pool's own connections (an embedder's, through Herald's SqlClient) is the writer's: its
+ * writes are savepoints in it. Transactions of another @effect/sql client (an embedder's own
+ * database) are hidden from Herald's statements.
  *
  * Other processes' commits: every transaction this writer opens that wrote something sends NOTIFY
  * herald_commit with this process's id (PostgreSQL delivers it when the transaction commits, and
@@ -12,11 +13,13 @@
  */
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { Context, Effect, FiberRef, Layer, Option, Schedule, Stream } from "effect"
+import { Effect, Layer, Option, Schedule, Stream } from "effect"
 import { randomUUID } from "node:crypto"
 import { makeWakeup } from "../../lib/Wakeup.js"
 import { isPgRetryable, type SqlError } from "../errors.js"
+import { hideForeignTransaction } from "../internal/ownTransaction.js"
 import { Writer } from "../Writer.js"
+import { ownsTransaction } from "./client.js"
 
 /** A lost race is retried at once and then with jitter, for up to 10 s. */
 const raceRetry = Schedule.exponential("5 millis").pipe(Schedule.jittered, Schedule.upTo("10 seconds"))
@@ -27,7 +30,7 @@ const make = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   const pg = yield* PgClient.PgClient
   const committed = yield* makeWakeup
-  const ours = FiberRef.unsafeMake(false)
+  const owns = yield* ownsTransaction(pg)
   const me = randomUUID()
   let othersSeen = false
   let listening = true
@@ -38,11 +41,9 @@ const make = Effect.gen(function* () {
     Effect.forkScoped
   )
 
-  const isolate = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.flatMap(FiberRef.get(ours), (mine) =>
-      mine ? effect : Effect.mapInputContext(effect, (ctx: Context.Context<R>) => Context.omit(SqlClient.TransactionConnection)(ctx) as Context.Context<R>))
+  const isolate = hideForeignTransaction(owns)
 
-  const inTransaction = Effect.zipWith(Effect.serviceOption(SqlClient.TransactionConnection), FiberRef.get(ours), (outer, mine) => Option.isSome(outer) && mine)
+  const inTransaction = Effect.map(Effect.serviceOption(SqlClient.TransactionConnection), (outer) => Option.isSome(outer) && owns(outer.value))
 
   /** Inside a transaction this writer opened it is a savepoint, and a lost race is the outer transaction's to retry. */
   const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
@@ -51,7 +52,7 @@ const make = Effect.gen(function* () {
       // that notified woke every other process into an empty claim of its own, which notified
       // in turn: three idle processes committed 520 transactions a second between them.
       const body = nested ? effect : Effect.zipLeft(effect, sql`SELECT pg_notify(${channel}, ${me}) WHERE pg_current_xact_id_if_assigned() IS NOT NULL`)
-      const run = sql.withTransaction(Effect.locally(body, ours, true))
+      const run = sql.withTransaction(body)
       return nested ? run : Effect.retry(run, { schedule: raceRetry, while: isPgRetryable }).pipe(Effect.tap(() => committed.notify))
     }))
 

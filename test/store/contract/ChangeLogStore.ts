@@ -9,7 +9,7 @@ import { Deferred, Effect, Fiber, type Scope } from "effect"
 import { ChangeLogStore } from "../../../src/store/ChangeLogStore.js"
 import type { ChangeEvent } from "../../../src/domain/ChangeEvent.js"
 import { Writer } from "../../../src/store/Writer.js"
-import type { Engine, Storage } from "./feedStorage.js"
+import type { Engine, Storage } from "./engines.js"
 
 const insertNotification = (id: string, createdAt = 1) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>

@@ -9,7 +9,7 @@ import { Deferred, Effect, Fiber, Schema, type Scope } from "effect"
 import { NotificationFilter, type NotificationRow, NotificationStore } from "../../../src/store/NotificationStore.js"
 import { Writer } from "../../../src/store/Writer.js"
 import { eventually, stays } from "../../support/herald.js"
-import type { Engine, Storage } from "./feedStorage.js"
+import type { Engine, Storage } from "./engines.js"
 
 const write = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.flatMap(Writer, (w) => w.transaction(effect))
 

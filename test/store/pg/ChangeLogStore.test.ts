@@ -10,7 +10,7 @@ import { pgChangeLogStore } from "../../../src/store/pg/ChangeLogStore.js"
 import { ChangeLogStore } from "../../../src/store/ChangeLogStore.js"
 import { Writer } from "../../../src/store/Writer.js"
 import { changeLogStoreContract } from "../contract/ChangeLogStore.js"
-import { pgEngine } from "../contract/feedStorage.js"
+import { pgEngine } from "../contract/engines.js"
 
 const engine = pgEngine(pgChangeLogStore)
 changeLogStoreContract(engine)
