@@ -24,6 +24,10 @@ const kindOf = (command: string) =>
   : command === "npm start -- token" || command === "node dist/main.js token" ? "token" as const
   : /^npm (test|run \S+)$/.test(command) ? "script" as const
   : command.startsWith("curl ") ? "curl" as const
+  // The PostgreSQL lines: test/pg/daemon.test.ts starts node dist/main.js with HERALD_DATABASE_URL
+  // on a database made as createdb makes it (CREATE DATABASE, test/support/postgres.ts).
+  : command === "createdb herald" ? "pgSetup" as const
+  : /^HERALD_DATABASE_URL=postgres:\/\/\S+ npm start$/.test(command) ? "pgStart" as const
   : "unknown" as const
 
 const commands = readmeBlocks().filter((b) => b.lang === "sh").flatMap((b) => shellCommands(b.code))
@@ -87,7 +91,7 @@ const receiverSnippet = () => {
 describe("README examples", () => {
   it("every shell command it shows is one these tests run or check, and every npm script it names exists", () => {
     expect(commands.filter((c) => kindOf(c) === "unknown")).toEqual([])
-    for (const kind of ["install", "start", "token", "script", "curl"] as const) expect(ofKind(kind), kind).not.toHaveLength(0)
+    for (const kind of ["install", "start", "token", "script", "curl", "pgSetup", "pgStart"] as const) expect(ofKind(kind), kind).not.toHaveLength(0)
     for (const c of ofKind("script")) expect(packageJson.scripts, c).toHaveProperty(c === "npm test" ? "test" : c.slice("npm run ".length))
     expect(packageJson.scripts).toHaveProperty("start")
     // Not run here (it would reinstall the shared packages): what it installs from is present.
