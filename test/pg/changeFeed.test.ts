@@ -8,9 +8,10 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Data, Deferred, Effect, Fiber, Ref } from "effect"
-import { changesAfter } from "../../src/store/pg/changeFeed.js"
+import { belowHorizon, changesAfter } from "../../src/store/pg/changeFeed.js"
 import { migratePg } from "../../src/store/pg/migrate.js"
-import { freshDatabaseLayer } from "../support/postgres.js"
+import pg from "pg"
+import { freshDatabase, freshDatabaseLayer } from "../support/postgres.js"
 
 /** What a poll that trusts seq alone reads. */
 const naiveChangesAfter = (seq: number, limit: number) =>
@@ -69,12 +70,12 @@ describe("PostgreSQL change feed", () => {
       yield* migratePg()
       const sql = yield* SqlClient.SqlClient
       // The same interleaving written to a log numbered by a plain sequence, read with the same
-      // xmin filter: what migrations/pg/0001 avoided by deriving seq from the transaction id.
+      // horizon: what migrations/pg/0001 avoided by deriving seq from the transaction id.
       yield* sql`CREATE TABLE plain_log (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                  xid XID8 NOT NULL DEFAULT pg_current_xact_id(), who TEXT NOT NULL)`
       const plainAfter = (seq: number) =>
         sql<{ seq: number; who: string }>`SELECT seq, who FROM plain_log
-          WHERE seq > ${seq} AND xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY seq`
+          WHERE seq > ${seq} AND ${sql.literal(belowHorizon)} ORDER BY seq`
       const write = (who: string) => Effect.zipRight(insertNotification(who), sql`INSERT INTO plain_log (who) VALUES (${who})`)
       const aHasId = yield* Deferred.make<void>()
       const bWrote = yield* Deferred.make<void>()
@@ -185,4 +186,45 @@ describe("PostgreSQL change feed", () => {
       expect(skipped.length).toBeGreaterThan(0)
       yield* Effect.log(`feed: ${truth.length} changes, ${duringWrites} read while writing; the naive read skipped ${skipped.length}`)
     }).pipe(Effect.provide(freshDatabaseLayer(12))))
+
+  it.scopedLive("a transaction open in another database of the server does not hold the feed back; one open here does", () =>
+    Effect.gen(function* () {
+      yield* migratePg()
+      const sql = yield* SqlClient.SqlClient
+      // Another database on the same server, with a transaction that holds an id (as another
+      // application's would): server-wide, its id is older than everything written here next.
+      const other = yield* freshDatabase
+      const elsewhere = yield* Effect.acquireRelease(
+        Effect.promise(async () => {
+          const client = new pg.Client({ connectionString: other.url })
+          await client.connect()
+          await client.query("BEGIN")
+          await client.query("SELECT pg_current_xact_id()")
+          return client
+        }),
+        (client) => Effect.promise(() => client.query("ROLLBACK").then(() => client.end()))
+      )
+      yield* sql.withTransaction(insertNotification("a"))
+      const serverWide = sql`SELECT seq FROM change_log WHERE xid < pg_snapshot_xmin(pg_current_snapshot())`
+      expect(yield* serverWide).toEqual([]) // the whole server's horizon: held by the other database
+      expect((yield* changesAfter(0, 100)).map((r) => r.entityId)).toEqual(["a"])
+
+      // One open here, older than the next change, holds it back until it ends.
+      const hasId = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const here = yield* Effect.fork(sql.withTransaction(Effect.gen(function* () {
+        yield* sql`SELECT pg_current_xact_id()`
+        yield* Deferred.succeed(hasId, undefined)
+        yield* Deferred.await(release)
+      })))
+      yield* Deferred.await(hasId)
+      yield* sql.withTransaction(insertNotification("b"))
+      expect((yield* changesAfter(0, 100)).map((r) => r.entityId)).toEqual(["a"])
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(here)
+      expect((yield* changesAfter(0, 100)).map((r) => r.entityId)).toEqual(["a", "b"])
+      // The other database's transaction was open all along: the server-wide horizon still shows nothing.
+      expect(yield* serverWide).toEqual([])
+      yield* Effect.promise(() => elsewhere.query("SELECT 1"))
+    }).pipe(Effect.provide(freshDatabaseLayer(4))))
 })

@@ -10,22 +10,45 @@
  * transaction id so that every change of an older transaction sorts first.)
  *
  * The fix, as transactional-outbox readers do: read only changes whose transaction is older
- * than the oldest one still running (`xid < pg_snapshot_xmin(pg_current_snapshot())`). Every
+ * than the oldest one still running that could write to this database's change_log. Every
  * such transaction has ended, so what this snapshot sees of them is all they will ever write,
  * and every transaction still able to add a change has a larger xid, hence larger numbers than
  * anything returned: the cursor never passes a change that can still appear. The price is
  * latency: a change shows once every transaction older than its own has ended, so a long
- * transaction that has written anything (or holds an xid) delays the feed until it ends.
+ * transaction in this database that has written anything (or holds an xid) delays the feed
+ * until it ends.
+ *
+ * Why not `pg_snapshot_xmin(pg_current_snapshot())`: transaction ids are the whole server's, so
+ * that horizon is held back by a transaction in any database of the server (another
+ * application's, a migration, a test next door), though none of them can write here. The
+ * horizon below starts from the same snapshot and leaves out the running ids that
+ * `pg_stat_activity` shows belong to a backend connected to another database (a backend never
+ * changes database, so that attribution cannot be wrong about the id it names). Whatever it
+ * cannot attribute (a prepared transaction, a backend of a role whose activity Herald's role may
+ * not read, an id taken after the activity was read) still holds the horizon: an unknown is
+ * treated as a writer here, never skipped. The snapshot's xmax bounds it: ids from there on
+ * had not ended when the snapshot was taken.
  */
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 
 /**
- * The horizon as a condition on `change_log.xid`: the change's transaction is older than the
- * oldest one still running, so it has ended and nothing can commit before it any more. Every
- * read that tells a reader how far it may move (rows, the newest number) applies it.
+ * The oldest transaction id of this statement's snapshot still running in this database (or
+ * not attributable to another one), else the snapshot's xmax: one scalar per statement.
  */
-export const belowHorizon = "xid < pg_snapshot_xmin(pg_current_snapshot())"
+export const feedHorizon = `(SELECT LEAST(pg_snapshot_xmax(s), (
+    SELECT min(x) FROM pg_snapshot_xip(s) AS x
+    WHERE x::xid NOT IN (
+      SELECT a.backend_xid FROM pg_stat_activity AS a
+      WHERE a.backend_xid IS NOT NULL AND a.datname IS DISTINCT FROM current_database())))
+  FROM pg_current_snapshot() AS s)`
+
+/**
+ * The horizon as a condition on `change_log.xid`: the change's transaction is older than the
+ * oldest one still running here, so it has ended and nothing can commit before it any more.
+ * Every read that tells a reader how far it may move (rows, the newest number) applies it.
+ */
+export const belowHorizon = `xid < ${feedHorizon}`
 
 export interface ChangeRow {
   readonly seq: number
