@@ -10,7 +10,7 @@ import { ChangeLogStore } from "../store/ChangeLogStore.js"
 import { FeedCursor, type Linked } from "./internal/FeedCursor.js"
 import { Writer } from "../store/Writer.js"
 
-const page = 1_000
+const pageSize = 1_000
 
 export class Broadcaster extends Effect.Service<Broadcaster>()("herald/Broadcaster", {
   scoped: Effect.gen(function* () {
@@ -24,24 +24,23 @@ export class Broadcaster extends Effect.Service<Broadcaster>()("herald/Broadcast
     const publish = (events: ReadonlyArray<ChangeEvent>, after: number) =>
       PubSub.publishAll(hub, events.map((event, i) => ({ prev: i === 0 ? after : events[i - 1]!.seq, event })))
 
-    /** Reads [from+1, until) from the database, page by page. */
-    const range = (from: number, until?: number): Stream.Stream<ChangeEvent> =>
-      Stream.paginateChunkEffect(from, (cursor) =>
-        Effect.orDie(own(store.after(cursor, page, until))).pipe(
-          Effect.map((rows) => {
-            const next = rows.length === page ? rows[rows.length - 1]!.seq : undefined
-            return [Chunk.unsafeFromArray(rows), next === undefined ? Option.none() : Option.some(next)] as const
+    /**
+     * What `cursor` has not passed yet in [cursor+1, until), from the database page by page,
+     * each page with a Resync first when retention deleted changes the cursor had not passed.
+     */
+    const range = (cursor: FeedCursor, until?: number): Stream.Stream<ChangeEvent | Resync> =>
+      Stream.paginateChunkEffect(undefined, () =>
+        Effect.orDie(own(store.page(cursor.last, pageSize, until))).pipe(
+          Effect.map(({ rows, prunedThrough }) => {
+            const out = cursor.advanceAll(rows, prunedThrough)
+            return [out, rows.length === pageSize ? Option.some(undefined) : Option.none()] as const
           })
         ))
-
-    /** What `cursor` has not passed yet, from the database up to its newest change, page by page. */
-    const backlog = (cursor: FeedCursor): Stream.Stream<ChangeEvent | Resync> =>
-      Stream.suspend(() => range(cursor.last)).pipe(Stream.mapChunks((rows) => cursor.advanceAll(rows)))
 
     /** A cursor after `after`, and what to say first when the database cannot serve it (retention, a restore). */
     const open = (after: number) =>
       Effect.map(Effect.orDie(own(store.bounds)), ({ oldest, newest, prunedThrough }) => {
-        const cursor = new FeedCursor(after, store.denseSeq)
+        const cursor = new FeedCursor(after)
         return { cursor, head: cursor.start(oldest, newest, prunedThrough) }
       })
 
@@ -51,7 +50,7 @@ export class Broadcaster extends Effect.Service<Broadcaster>()("herald/Broadcast
      * live changes some other way once it has caught up (the SSE fan-out).
      */
     const history = (after: number): Stream.Stream<ChangeEvent | Resync> =>
-      Stream.unwrap(Effect.map(open(after), ({ cursor, head }) => Stream.concat(Stream.fromIterable(head), backlog(cursor))))
+      Stream.unwrap(Effect.map(open(after), ({ cursor, head }) => Stream.concat(Stream.fromIterable(head), range(cursor))))
 
     /**
      * Every change after `after`, then live ones, in order, each once. A start older than
@@ -69,11 +68,11 @@ export class Broadcaster extends Effect.Service<Broadcaster>()("herald/Broadcast
           const { events, gap } = cursor.follow(chunk)
           if (gap === undefined) return Stream.fromChunk(events)
           // A gap: the hub slid past entries this subscriber had not read. Fill it from the database.
-          const fill = Stream.suspend(() => range(cursor.last, gap.until)).pipe(Stream.mapChunks((rows) => cursor.advanceAll(rows)))
+          const fill = Stream.suspend(() => range(cursor, gap.until))
           return Stream.concat(Stream.fromChunk(events), Stream.concat(fill, Stream.suspend(() => followChunk(gap.rest))))
         }
         const follow = Stream.chunks(Stream.fromQueue(live)).pipe(Stream.flatMap(followChunk))
-        return Stream.concat(Stream.fromIterable(head), Stream.concat(backlog(cursor), follow))
+        return Stream.concat(Stream.fromIterable(head), Stream.concat(range(cursor), follow))
       }))
 
     return {

@@ -9,9 +9,21 @@ export interface OffsetRow {
   readonly updatedAt: number
 }
 
+/** A page of the feed, and how far retention had deleted when it was read. */
+export interface FeedPage {
+  readonly rows: ReadonlyArray<ChangeEvent>
+  readonly prunedThrough: number
+}
+
 export interface ChangeLogStoreShape {
   /** Changes after `seq`, in order, at most `limit` (primary key range scan). */
   readonly after: (seq: number, limit: number, until?: number) => Effect.Effect<ChangeEvent[], SqlError, never>
+  /**
+   * A page of the feed for a reader that must be told when retention deleted changes it had
+   * not read: the rows of `after`, and `prunedThrough` (as in `bounds`) read in the same
+   * snapshot, so a prune that commits between two pages is seen by the next one.
+   */
+  readonly page: (seq: number, limit: number, until?: number) => Effect.Effect<FeedPage, SqlError, never>
   /** Without reading rows: the newest sequence after `seq`, and whether settings changed there. */
   readonly summaryAfter: (seq: number) => Effect.Effect<{ newest: number | null; settings: number | null; }, SqlError, never>
   /**

@@ -110,10 +110,10 @@ export const heraldLayer = (database: string, runtime: HeraldConfig["runtime"] =
 
 /**
  * On PostgreSQL, until the change feed shows every committed change. The feed reads below the
- * oldest transaction still running on the whole server (src/store/pg/changeFeed.ts), and the
- * suites share one server: another file's transaction (a CREATE DATABASE, a migration) holds
- * this database's feed back for a moment. A test that reads the newest seq and then expects
- * exactly the changes after it waits for that moment to pass. Real time, not the TestClock.
+ * oldest transaction still running in this database (src/store/pg/changeFeed.ts): one of the
+ * runtime's own (a claim, an outcome batch) holds it back for a moment. A test that reads the
+ * newest seq and then expects exactly the changes after it waits for that moment to pass. Real
+ * time, not the TestClock.
  */
 const feedCaughtUp = (changes: ChangeLogStore["Type"], sql: SqlClient.SqlClient) =>
   Effect.gen(function* () {
@@ -140,7 +140,8 @@ export const caughtUpFeed = <ROut, E, R>(layer: Layer.Layer<ROut | Herald | Chan
       Context.add(ChangeLogStore, {
         ...changes,
         bounds: Effect.zipRight(wait, changes.bounds),
-        after: (seq: number, limit: number, until?: number) => Effect.zipRight(wait, changes.after(seq, limit, until))
+        after: (seq: number, limit: number, until?: number) => Effect.zipRight(wait, changes.after(seq, limit, until)),
+        page: (seq: number, limit: number, until?: number) => Effect.zipRight(wait, changes.page(seq, limit, until))
       }))
   })).pipe(Layer.provideMerge(layer))
 

@@ -2,9 +2,8 @@
  * Where one reader of the change feed stands (the last sequence number it was given) and the
  * rules that keep it exact: nothing twice, nothing skipped silently. Live changes come linked
  * to the change before them (`prev`), so a reader can tell it missed some whatever the engine's
- * numbering; a start older than what retention kept is told with a Resync, and so (on SQLite,
- * whose numbers have no holes but the ones retention cuts) is a hole in a range read. Owned by
- * one stream at a time.
+ * numbering; a start older than what retention kept is told with a Resync, and so is a page
+ * read after retention deleted changes this reader had not read. Owned by one stream at a time.
  */
 import { Chunk } from "effect"
 import { type ChangeEvent, Resync } from "../../domain/ChangeEvent.js"
@@ -22,8 +21,7 @@ export interface Followed {
 }
 
 export class FeedCursor {
-  /** `dense`: the store's numbers have no holes but retention's (ChangeLogStore.denseSeq). */
-  constructor(public last: number, private readonly dense: boolean = true) {}
+  constructor(public last: number) {}
 
   /**
    * What a reader starting here is told first. A start older than what retention kept skips to
@@ -43,12 +41,20 @@ export class FeedCursor {
     return []
   }
 
-  /** Rows read from the database, in order: the ones not passed yet, a Resync before each hole. */
-  advanceAll(rows: Chunk.Chunk<ChangeEvent>): Chunk.Chunk<ChangeEvent | Resync> {
+  /**
+   * A page read from the database (ChangeLogStore.page), in order: the rows not passed yet,
+   * after a Resync when retention had deleted changes past this cursor (`prunedThrough`, read
+   * with the rows): the change numbered `prunedThrough` existed and this reader never got it.
+   */
+  advanceAll(rows: ReadonlyArray<ChangeEvent>, prunedThrough: number): Chunk.Chunk<ChangeEvent | Resync> {
     const out: Array<ChangeEvent | Resync> = []
+    if (prunedThrough > this.last) {
+      const next = rows.find((e) => e.seq > prunedThrough)
+      out.push(new Resync({ requestedAfter: this.last, oldestAvailable: next?.seq ?? prunedThrough + 1 }))
+      this.last = prunedThrough
+    }
     for (const e of rows) {
       if (e.seq <= this.last) continue
-      if (this.dense && e.seq > this.last + 1) out.push(new Resync({ requestedAfter: this.last, oldestAvailable: e.seq }))
       out.push(e)
       this.last = e.seq
     }

@@ -33,6 +33,24 @@ const make = Effect.gen(function* () {
     )
 
   /**
+   * `after` and `prunedThrough` in one statement (one snapshot: retention deletes the rows and
+   * moves the mark in one transaction, so a page sees both or neither). The outer row is there
+   * even when no change is, to carry the mark.
+   */
+  const page = (seq: number, limit: number, until?: number) =>
+    read<{ prunedThrough: number } & ({ [K in keyof ChangeRow]: ChangeRow[K] } | { [K in keyof ChangeRow]: null })>`
+      SELECT p.pruned AS "prunedThrough", c.* FROM
+        (SELECT coalesce((SELECT seq FROM consumer_offsets WHERE consumer = ${prunedMark}), 0) AS pruned) AS p
+        LEFT JOIN LATERAL (
+          SELECT seq, entity, entity_id AS "entityId", event, payload, created_at AS "createdAt" FROM change_log
+          WHERE seq > ${seq} ${until !== undefined ? read`AND seq < ${until}` : read``} AND ${horizon}
+          ORDER BY seq LIMIT ${limit}) AS c ON true
+      ORDER BY c.seq`.pipe(Effect.map((found) => ({
+      rows: found.flatMap(({ prunedThrough: _, ...r }) => r.seq === null ? [] : [toEvent(r)]),
+      prunedThrough: found[0]?.prunedThrough ?? 0
+    })))
+
+  /**
    * Without reading rows: the newest sequence after `seq`, and whether settings changed there.
    * Below the horizon, so the supervisor that skips to `newest` skips nothing that commits late.
    */
@@ -142,7 +160,7 @@ const make = Effect.gen(function* () {
       return cut
     })
 
-  return { denseSeq: false, after, summaryAfter, bounds, countAfter, offset, saveOffset, offsets, offsetRow, commitOffset, deleteOffset, prune, countablesAfter } as const
+  return { denseSeq: false, after, page, summaryAfter, bounds, countAfter, offset, saveOffset, offsets, offsetRow, commitOffset, deleteOffset, prune, countablesAfter } as const
 })
 
 /** ChangeLogStore on PostgreSQL. */

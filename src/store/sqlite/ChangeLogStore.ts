@@ -27,6 +27,21 @@ const make = Effect.gen(function* () {
                     FROM change_log WHERE seq > ${seq} ${until !== undefined ? read`AND seq < ${until}` : read``}
                     ORDER BY seq LIMIT ${limit}`.pipe(Effect.map((rows) => rows.map(toEvent)))
 
+  /**
+   * `after` and `prunedThrough` in one statement (one read snapshot). The outer row is there
+   * even when no change is, to carry the oldest number.
+   */
+  const page = (seq: number, limit: number, until?: number) =>
+    read<{ oldest: number | null } & ({ [K in keyof ChangeRow]: ChangeRow[K] } | { [K in keyof ChangeRow]: null })>`
+      SELECT o.oldest AS oldest, c.* FROM (SELECT min(seq) AS oldest FROM change_log) AS o
+      LEFT JOIN (SELECT seq, entity, entity_id AS entityId, event, payload, created_at AS createdAt FROM change_log
+                 WHERE seq > ${seq} ${until !== undefined ? read`AND seq < ${until}` : read``}
+                 ORDER BY seq LIMIT ${limit}) AS c ON 1
+      ORDER BY c.seq`.pipe(Effect.map((found) => {
+      const oldest = found[0]?.oldest ?? null
+      return { rows: found.flatMap(({ oldest: _, ...r }) => r.seq === null ? [] : [toEvent(r)]), prunedThrough: oldest === null ? 0 : oldest - 1 }
+    }))
+
   /** Without reading rows: the newest sequence after `seq`, and whether settings changed there. */
   const summaryAfter = (seq: number) =>
     read<{ newest: number | null; settings: number | null }>`
@@ -119,7 +134,7 @@ const make = Effect.gen(function* () {
       return cut
     })
 
-  return { denseSeq: true, after, summaryAfter, bounds, countAfter, offset, saveOffset, offsets, offsetRow, commitOffset, deleteOffset, prune, countablesAfter } as const
+  return { denseSeq: true, after, page, summaryAfter, bounds, countAfter, offset, saveOffset, offsets, offsetRow, commitOffset, deleteOffset, prune, countablesAfter } as const
 })
 
 /** ChangeLogStore on SQLite. */

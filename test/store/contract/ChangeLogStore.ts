@@ -28,6 +28,7 @@ export const changeLogStoreContract = (engine: Engine<ChangeLogStore>) =>
       const changes = yield* ChangeLogStore
       const sql = yield* SqlClient.SqlClient
       expect(yield* changes.after(0, 100)).toEqual([])
+      expect(yield* changes.page(0, 100)).toEqual({ rows: [], prunedThrough: 0 })
       expect(yield* changes.bounds).toEqual({ oldest: null, newest: null, prunedThrough: 0 })
       yield* write(sql`INSERT INTO settings (id, document, version, updated_at) VALUES (1, '{}', 1, 5)`)
       yield* write(Effect.zipRight(insertNotification("n1", 7), insertNotification("n2", 8)))
@@ -52,6 +53,11 @@ export const changeLogStoreContract = (engine: Engine<ChangeLogStore>) =>
       expect(brief(yield* changes.after(0, 2))).toEqual(brief(all.slice(0, 2)))
       expect(brief(yield* changes.after(all[1]!.seq, 2))).toEqual(brief(all.slice(2, 4)))
       expect(brief(yield* changes.after(all[0]!.seq, 100, all[3]!.seq))).toEqual(brief(all.slice(1, 3)))
+      // The same pages with retention's mark read beside them (nothing pruned yet).
+      const pruned = changes.denseSeq ? all[0]!.seq - 1 : 0
+      expect(yield* changes.page(all[1]!.seq, 2)).toEqual({ rows: all.slice(2, 4), prunedThrough: pruned })
+      expect(yield* changes.page(all[0]!.seq, 100, all[3]!.seq)).toEqual({ rows: all.slice(1, 3), prunedThrough: pruned })
+      expect(yield* changes.page(all[4]!.seq, 100)).toEqual({ rows: [], prunedThrough: pruned })
       expect(yield* changes.bounds).toEqual({ oldest: all[0]!.seq, newest: all[4]!.seq, prunedThrough: changes.denseSeq ? all[0]!.seq - 1 : 0 })
       expect(yield* changes.summaryAfter(0)).toEqual({ newest: all[4]!.seq, settings: all[0]!.seq })
       expect(yield* changes.summaryAfter(all[0]!.seq)).toEqual({ newest: all[4]!.seq, settings: null })
@@ -95,6 +101,7 @@ export const changeLogStoreContract = (engine: Engine<ChangeLogStore>) =>
         }
         // Nothing after the cursor may be reported while A can still commit before it.
         expect(brief(yield* poll)).toEqual([])
+        expect((yield* changes.page(cursor, 100)).rows).toEqual([])
         expect(yield* changes.summaryAfter(cursor)).toEqual({ newest: null, settings: null })
         expect((yield* changes.bounds).newest).toBe(cursor)
       }).pipe(Effect.ensuring(Deferred.succeed(release, undefined))) // A ends (and gives back its connection) whatever happened
@@ -147,6 +154,8 @@ export const changeLogStoreContract = (engine: Engine<ChangeLogStore>) =>
       expect(yield* write(changes.prune(100, seqs.at(-1)!, 100))).toBe(0)
       // Everything before the newest was pruned, and a reader below it is told so.
       expect(yield* changes.bounds).toEqual({ oldest: seqs.at(-1), newest: seqs.at(-1), prunedThrough: seqs.at(-2) })
+      // A page read by a reader that stood before the cut carries the mark with the rows left.
+      expect(yield* changes.page(seqs[0]!, 100)).toEqual({ rows: yield* changes.after(0, 100), prunedThrough: seqs.at(-2) })
     }))
 
     test("countablesAfter returns created notifications and attempts settled from leased in (seq, upTo], with sink and error code", Effect.gen(function* () {
