@@ -27,10 +27,7 @@ const sqliteOnly = [
   "test/sinks/log.test.ts", // rewrites the settings row behind Herald's back with better-sqlite3; the sink is engine-free
   "test/http/SettingsMask.test.ts", // no database
   "test/sinks/internal.test.ts", // no database
-  "test/runtime/SinkRateLimit.test.ts", // the per-process token bucket against the TestClock: with async I/O which claims were held is timing's
-  // A Herald-on-PostgreSQL bug, not the test's: a backlog reader whose next page retention
-  // pruned gets no Resync (src/runtime/internal/FeedCursor.ts finds holes only in dense seqs).
-  "test/runtime/Retention.test.ts"
+  "test/runtime/SinkRateLimit.test.ts" // the per-process token bucket against the TestClock: with async I/O which claims were held is timing's
 ]
 
 /** What both projects share (globalSetup and the worker count are the root's alone: one server, one pool per run). */
@@ -47,12 +44,8 @@ export default defineConfig({
     projects: [
       // Everything as written: SQLite by default, PostgreSQL where a suite asks for it (test/pg, test/store/pg).
       { test: { name: "default", include: ["test/**/*.test.ts"], ...shared } },
-      // The engine-independent suites again on PostgreSQL: `npm run test:pg`. Not yet part of `npm test`: the
-      // feed's horizon is the whole server's, so files running side by side on one server hold each other's
-      // feeds back and these suites (and the PostgreSQL store contracts beside them) fail now and then.
-      ...(process.env["HERALD_TEST_PG_SUITES"] === "1"
-        ? [{ test: { name: "pg", include: engineIndependent, exclude: sqliteOnly, provide: { heraldEngine: "pg" as const }, ...shared } }]
-        : [])
+      // The engine-independent suites again on PostgreSQL (`npm run test:pg` runs these alone).
+      { test: { name: "pg", include: engineIndependent, exclude: sqliteOnly, provide: { heraldEngine: "pg" as const }, ...shared } }
     ]
   }
 })
