@@ -34,6 +34,9 @@ describe("a circuit shared by two processes", () => {
       yield* provideHerald(db, Effect.gen(function* () {
         const herald = yield* Herald
         const open = yield* whenIo(herald.getSink("hook"), (s) => s.circuit === "open", "the circuit opened", 20_000)
+        // A delivery the other process claimed just before the open still makes its call (its
+        // claim saw the circuit closed): wait until every claimed one has its outcome.
+        yield* whenIo(herald.stats(), (s) => (s.byStatus["leased"] ?? 0) === 0, "the calls claimed before the open ended", 10_000)
         const opened = hook.calls.length
         expect(opened).toBeGreaterThanOrEqual(4)
         expect(open.consecutiveFailures).toBeGreaterThanOrEqual(4)
