@@ -73,8 +73,10 @@ export class Enqueuer extends Effect.Service<Enqueuer>()("herald/Enqueuer", {
      * One enqueue transaction for a batch of inputs. Deliveries created leased are handed to
      * the dispatcher after the commit, uninterruptibly, so none is left leased and unused.
      */
-    const insertNotifications = (items: ReadonlyArray<ReadyInput>) =>
-      Effect.withSpan(Effect.uninterruptible(Effect.flatMap(writer.inTransaction, (nested) => writer.transaction(Effect.gen(function* () {
+    const insertNotifications = (items: ReadonlyArray<ReadyInput>) => {
+      /** The room the hand-off of this call's (latest) transaction reserved: returned once adopted, or if it failed. */
+      let handedOff = { release: Effect.void }
+      return Effect.withSpan(Effect.uninterruptible(Effect.flatMap(writer.inTransaction, (nested) => writer.transaction(Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const settings = yield* settingsStore.get
         const rows = items.map(({ input: i, payload }) => ({
@@ -99,9 +101,11 @@ export class Enqueuer extends Effect.Service<Enqueuer>()("herald/Enqueuer", {
           const planned = router.plan(fresh, settings, now)
           // Inside an embedder's own transaction this commit is only a savepoint: its rows may
           // still roll back, so nothing is handed to the dispatcher before they are durable.
+          yield* handedOff.release // a transaction run again after a lost race hands off again
           const handOff = nested
-            ? { rows: planned, claimed: [] }
+            ? { rows: planned, claimed: [], release: Effect.void }
             : dispatcher.leaseAtOnce(planned, (id) => byId.get(id)!, settings, now)
+          handedOff = handOff
           yield* deliveries.insertMany(handOff.rows)
           claimed = handOff.claimed
           waiting = handOff.rows.some((d) => d.status === "pending")
@@ -122,9 +126,11 @@ export class Enqueuer extends Effect.Service<Enqueuer>()("herald/Enqueuer", {
         return { exits, claimed, waiting, settings }
       }))).pipe(
         Effect.tap(({ claimed, settings }) => dispatcher.adopt(claimed, settings)),
+        Effect.ensuring(Effect.suspend(() => handedOff.release)),
         Effect.tap(({ waiting }) => (waiting ? dispatcher.wake : Effect.void)),
         Effect.map(({ exits }) => exits)
       )), "Enqueuer.insertNotifications", { attributes: { count: items.length } })
+    }
 
     const submit = yield* makeBatcher({ maxBatch: 1_000, run: insertNotifications })
 

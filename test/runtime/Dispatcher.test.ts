@@ -185,6 +185,33 @@ describe("Dispatcher order", () => {
     dedupeKey: null, projectId: null, sessionId: null, createdAt: now, routedAt: now
   })
 
+  it.scoped("hand-offs not adopted yet share the room (two enqueue transactions open at once): maxInFlight and the sink's concurrency hold, and a release gives it back", () =>
+    Effect.gen(function* () {
+      const settings = { ...memorySettings, sinks: { mem: { type: "memory", concurrency: 3 } } }
+      for (const { maxInFlight, room } of [{ maxInFlight: 100, room: 3 }, { maxInFlight: 2, room: 2 }]) {
+        yield* withHerald((herald) => Effect.gen(function* () {
+          const dispatcher = yield* Dispatcher
+          const { notification } = yield* herald.enqueue({ kind: "k", title: "first" })
+          yield* eventually(deliveryOf(herald, notification.id), (d) => d.status === "sent", "first sent")
+          const stored = yield* herald.getSettings
+          const now = yield* TestClock.currentTimeMillis
+          const batch = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ ...planned(now), id: `dlv_${prefix}${i}`, notificationId: `ntf_${prefix}${i}` }))
+          const handOff = (prefix: string, n: number) => dispatcher.leaseAtOnce(batch(prefix, n), notificationOf(now), stored, now)
+          // A rolled-back transaction's room comes back (once: a second release returns nothing more).
+          const a = handOff("a", 2)
+          expect(a.claimed).toHaveLength(2)
+          yield* a.release
+          yield* a.release
+          // Two transactions plan their hand-offs before either commits: together they get the room, no more.
+          const b = handOff("b", 2)
+          const c = handOff("c", 4)
+          expect(b.claimed).toHaveLength(2)
+          expect(c.claimed).toHaveLength(room - 2)
+          expect(c.rows.filter((r) => r.status === "pending")).toHaveLength(4 - (room - 2))
+        }), { maxInFlight }, settings)
+      }
+    }))
+
   it.scoped("a new delivery is handed off directly only until a retry of its sink is due; from then on it queues behind it", () =>
     Effect.gen(function* () {
       yield* withHerald((herald) => Effect.gen(function* () {

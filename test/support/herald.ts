@@ -176,7 +176,7 @@ export const eventually = <A, E, R>(check: Effect.Effect<A, E, R>, ok: (a: A) =>
  * `eventually` for what the supervisor's feed poll catches at the latest (every `pollMs` of test
  * clock, the runtime's feedPollMs): when `check` has not held after a while, the clock moves on
  * one poll and it waits again, `polls` times at most. On PostgreSQL a commit's wake-up can find
- * the feed held back by another database's transaction (see feedCaughtUp); the poll reads it.
+ * the feed held back by a transaction still open in the database (see feedCaughtUp); the poll reads it.
  */
 export const eventuallyByPoll = <A, E, R>(check: Effect.Effect<A, E, R>, ok: (a: A) => boolean, what: string, pollMs: number, polls = 5) =>
   Effect.gen(function* () {

@@ -22,7 +22,7 @@ export const makeClaiming = (state: DispatchState, adopt: (claimed: ReadonlyArra
     const store = yield* DeliveryStore
     const settingsStore = yield* SettingsStore
     const circuits = yield* Circuits
-    const { work, freed, inFlight, inHand, roomOf, spendOn, nextTokenOf, caughtUp, pushSinks, holds } = state
+    const { work, freed, inHand, roomOf, spendOn, nextTokenOf, caughtUp, pushSinks, holds } = state
 
     /** One claim transaction over the push sinks; returns the leased rows. */
     const claimDue = Effect.fn("Dispatcher.claimDue")(function* (settings: Settings, names: ReadonlyArray<string>, room: number) {
@@ -101,7 +101,7 @@ export const makeClaiming = (state: DispatchState, adopt: (claimed: ReadonlyArra
       const freedSeen = yield* freed.generation
       const settings = yield* settingsStore.get
       const all = pushSinks(settings)
-      const room = config.maxInFlight - inFlight.size
+      const room = state.roomIn(config.maxInFlight)
       if (all.length === 0) return yield* work.waitAfter(seen, "60 seconds")
       const now = yield* Clock.currentTimeMillis
       const names = all.filter((name) => roomOf(settings, name, now) > 0)

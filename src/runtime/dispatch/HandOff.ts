@@ -12,26 +12,35 @@ import { RuntimeConfig } from "../RuntimeConfig.js"
 import { type Claimed, claimTransitions } from "./outcomes.js"
 import type { DispatchState } from "./state.js"
 
+/** What an enqueue creates: its rows (some leased to this process), those leased, and the effect that returns their reserved room. */
+export interface HandedOff {
+  readonly rows: ReadonlyArray<NewDelivery>
+  readonly claimed: ReadonlyArray<Claimed>
+  readonly release: Effect.Effect<void>
+}
+
 export const makeHandOff = (state: DispatchState) =>
   Effect.gen(function* () {
     const config = yield* RuntimeConfig
-    const { inFlight, caughtUp, isCaughtUp, roomOf, spendOn, pushSinks, holds } = state
+    const { caughtUp, isCaughtUp, reserve, roomIn, roomOf, spendOn, pushSinks, holds } = state
 
     /**
      * Direct hand-off. Of the deliveries an enqueue transaction is creating, those for a push
      * sink this dispatcher has caught up with (its last claim left nothing due behind) are
      * created already leased to this process: one write instead of an insert and a claim, and
-     * no scan. The caller inserts `rows` and, once committed, passes `claimed` to `adopt`.
-     * Pure bookkeeping: it writes nothing itself.
+     * no scan. The caller inserts `rows` and, once committed, passes `claimed` to `adopt`;
+     * until then their room is reserved, and the caller runs `release` once it has adopted them
+     * or its transaction failed (a retried transaction releases before it hands off again).
+     * Bookkeeping only: it writes nothing itself.
      */
     const leaseAtOnce = (
       planned: ReadonlyArray<NewDelivery>,
       notificationOf: (id: string) => NotificationRow,
       settings: Settings,
       now: number
-    ): { readonly rows: ReadonlyArray<NewDelivery>; readonly claimed: ReadonlyArray<Claimed> } => {
-      let room = config.background ? config.maxInFlight - inFlight.size : 0
-      if (room <= 0 || caughtUp.size === 0) return { rows: planned, claimed: [] }
+    ): HandedOff => {
+      let room = config.background ? roomIn(config.maxInFlight) : 0
+      if (room <= 0 || caughtUp.size === 0) return { rows: planned, claimed: [], release: Effect.void }
       const names = new Set(pushSinks(settings).filter((name) => isCaughtUp(name, now) && !holds.isHeld(name)))
       const sinkRoom = new Map<string, number>()
       const candidates: Array<ClaimRow> = []
@@ -55,7 +64,7 @@ export const makeHandOff = (state: DispatchState) =>
           notificationCreatedAt: n.createdAt
         })
       }
-      if (candidates.length === 0) return { rows: planned, claimed: [] }
+      if (candidates.length === 0) return { rows: planned, claimed: [], release: Effect.void }
       // Spent now, though the enqueue may still roll back: a token lost errs on the side of the limit.
       for (const c of candidates) spendOn(c.sink, 1)
       const byId = new Map(candidates.map((c) => [c.id, c]))
@@ -67,7 +76,7 @@ export const makeHandOff = (state: DispatchState) =>
           ? d
           : { ...d, status: "leased", nextAttemptAt: null, leaseOwner: c.leaseOwner, leaseExpiresAt: c.leaseExpiresAt, version: c.version }
       })
-      return { rows, claimed: [...claimed.values()] }
+      return { rows, claimed: [...claimed.values()], release: reserve(candidates.map((c) => c.sink)) }
     }
 
     return { leaseAtOnce } as const

@@ -36,6 +36,35 @@ export const makeDispatchState = Effect.gen(function* () {
     if (n > 0) inHand.set(row.sink, n)
     else inHand.delete(row.sink)
   }
+  /**
+   * Deliveries enqueue transactions are creating leased to this process (the direct hand-off),
+   * not adopted yet, per sink: counted as in hand, so two transactions open at once (possible
+   * on PostgreSQL) cannot both take the last room under `maxInFlight` or a sink's concurrency.
+   */
+  const reserved = new Map<string, number>()
+  let reservedTotal = 0
+  /**
+   * Reserves room for these sinks' deliveries; the effect given back returns it (once; again it
+   * does nothing). It wakes no one: once adopted they are in flight, and their calls' ends wake
+   * the claim loop; after a rollback (rare) the loop finds the room at its next look, within a second.
+   */
+  const reserve = (sinkOf: ReadonlyArray<string>): Effect.Effect<void> => {
+    for (const sink of sinkOf) reserved.set(sink, (reserved.get(sink) ?? 0) + 1)
+    reservedTotal += sinkOf.length
+    let done = sinkOf.length === 0
+    return Effect.sync(() => {
+      if (done) return
+      done = true
+      for (const sink of sinkOf) {
+        const n = (reserved.get(sink) ?? 1) - 1
+        if (n > 0) reserved.set(sink, n)
+        else reserved.delete(sink)
+      }
+      reservedTotal -= sinkOf.length
+    })
+  }
+  /** Room under `maxInFlight` now: less the deliveries in flight and those reserved by a hand-off. */
+  const roomIn = (maxInFlight: number) => maxInFlight - inFlight.size - reservedTotal
   /** Each rate-limited sink's token bucket; a delivery taken in hand spends a token. */
   const buckets = new Map<string, Bucket>()
   const bucketOf = (settings: Settings, sink: string, now: number) => {
@@ -51,7 +80,7 @@ export const makeDispatchState = Effect.gen(function* () {
    * `pending`, unclaimed: no attempt, no lease.
    */
   const roomOf = (settings: Settings, sink: string, now: number) => {
-    const free = concurrencyOf(settings.sinks[sink]) - (inHand.get(sink) ?? 0)
+    const free = concurrencyOf(settings.sinks[sink]) - (inHand.get(sink) ?? 0) - (reserved.get(sink) ?? 0)
     const limited = bucketOf(settings, sink, now)
     return limited === undefined ? free : Math.min(free, available(limited.bucket))
   }
@@ -88,7 +117,7 @@ export const makeDispatchState = Effect.gen(function* () {
     Object.entries(s.sinks).flatMap(([name, c]) => (c.enabled && !pullSinkTypes.has(c.type) && sinks.has(c.type) ? [name] : []))
 
   return {
-    work, freed, watchdog, watch, inFlight, inHand, hold, letGo, roomOf, spendOn, nextTokenOf,
+    work, freed, watchdog, watch, inFlight, inHand, hold, letGo, reserve, roomIn, roomOf, spendOn, nextTokenOf,
     outcomes, calls, caughtUp, isCaughtUp, noteRetry, pushSinks, holds
   } as const
 })
