@@ -4,23 +4,9 @@ import type { InvalidInput } from "./errors.js"
 import { NotificationId } from "./Ids.js"
 import { maxPayloadDepth, valueExceeds } from "./nesting.js"
 import { Priority } from "./Priority.js"
+import { NonEmptyText, Text } from "./Text.js"
 
-/** With the u flag a surrogate pair is one code point, so only a lone surrogate matches. */
-const loneSurrogate = /[\uD800-\uDFFF]/u
-
-/** Text SQLite stores and compares as given: no NUL, no lone surrogate (the Schema says which). */
-export const isStorableText = (s: string) => !s.includes("\u0000") && !loneSurrogate.test(s)
-
-// SQLite's length() stops at a NUL (a kind of "\u0000" fails its CHECK) and a lone surrogate
-// is stored as bytes that read back as other text: both are refused here, at the field.
-const StorableText = Schema.String.pipe(
-  Schema.filter((s) => !s.includes("\u0000") || "must not contain a NUL character (\\u0000)"),
-  Schema.filter((s) => !loneSurrogate.test(s) || "must be well-formed Unicode: it holds a lone surrogate")
-)
-const Text = (max: number) =>
-  StorableText.pipe(Schema.maxLength(max, { message: () => `at most ${max} characters` }))
-const NonEmptyText = (max: number) =>
-  Text(max).pipe(Schema.minLength(1, { message: () => "must not be empty" }))
+export { isStorableText } from "./Text.js"
 
 /** Free-form JSON, nested at most `maxPayloadDepth` levels (SQLite refuses more than 1,000). */
 const Payload = Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
