@@ -38,7 +38,8 @@ describe("PostgreSQL migrations", () => {
       expect(yield* history).toEqual(files.map((f) => ({ id: f.id, name: f.name, sha256: f.sha256 })))
       expect(yield* tables).toEqual([
         "api_token", "change_log", "circuits", "consumer_offsets", "deliveries", "delivery_attempts",
-        "delivery_count_deltas", "delivery_counts", "herald_migrations", "idempotency_keys", "notifications", "settings"
+        "delivery_count_deltas", "delivery_counts", "github_deliveries", "herald_migrations", "idempotency_keys",
+        "notifications", "pr_checks", "pr_comments", "projects", "pull_requests", "reaction_budgets", "sessions", "settings"
       ])
       const before = yield* history
       expect(yield* migratePg(files)).toEqual([])
@@ -48,7 +49,7 @@ describe("PostgreSQL migrations", () => {
   it.scoped("an earlier build's database is brought forward from where it stopped", () =>
     Effect.gen(function* () {
       expect((yield* migratePg(files.filter((f) => f.id <= 4))).map(([id]) => id)).toEqual([1, 2, 3, 4])
-      expect((yield* migratePg(files)).map(([id]) => id)).toEqual([5, 6, 7, 8])
+      expect((yield* migratePg(files)).map(([id]) => id)).toEqual([5, 6, 7, 8, 9])
     }).pipe(Effect.provide(freshDatabaseLayer())))
 
   it.scoped("several processes starting at once migrate once (the advisory lock)", () =>
@@ -78,7 +79,7 @@ describe("PostgreSQL migrations", () => {
       yield* migratePg(files)
       const older = yield* failureOf(migratePg(files.filter((f) => f.id <= 6)))
       expect(older._tag).toBe("DatabaseTooNew")
-      expect(older.message).toContain("at migration 8 but this build of Herald knows migrations up to 6")
+      expect(older.message).toContain("at migration 9 but this build of Herald knows migrations up to 6")
       yield* sql`DELETE FROM herald_migrations WHERE migration_id = 4`
       const hole = yield* failureOf(migratePg(files))
       expect(hole._tag).toBe("MigrationMissing")

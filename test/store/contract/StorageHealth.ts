@@ -14,8 +14,8 @@ export const storageHealthContract = <R>(storage: Layer.Layer<Storage | R, unkno
   it.scoped("a freshly migrated database is writable, at the build's migration, and not full", () =>
     run(Effect.gen(function* () {
       const h = yield* StorageHealth
-      // migrations 0001..0008 exist on both engines.
-      expect(h.buildVersion).toBeGreaterThanOrEqual(8)
+      // migrations 0001..0009 exist on both engines.
+      expect(h.buildVersion).toBeGreaterThanOrEqual(9)
       const w = yield* h.writable
       expect(w.version).toBe(h.buildVersion)
       expect(w.pages.pageSize).toBeGreaterThan(0)

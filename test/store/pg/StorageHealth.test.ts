@@ -23,12 +23,12 @@ describe("StorageHealth on PostgreSQL", () => {
     run(Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
       const h = yield* StorageHealth
-      expect(h.buildVersion).toBe(8)
+      expect(h.buildVersion).toBe(9)
       yield* sql`INSERT INTO herald_migrations (migration_id, name, sha256, recorded_at) VALUES (99, 'future', ${"0".repeat(64)}, 0)`
       const w = yield* h.writable
       expect(w.version).toBe(99)
       expect(w.pages).toEqual({ pageSize: 8192, full: Option.none() })
-      expect(h.buildVersion).toBe(8)
+      expect(h.buildVersion).toBe(9)
     })))
 
   it.scoped("writable fails where a write would: in a read-only transaction (SQLSTATE 25006)", () =>
