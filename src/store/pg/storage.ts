@@ -9,6 +9,7 @@ import { runForever } from "../../lib/loops.js"
 import { ReadSql } from "../ReadSql.js"
 import type { StorageConfig } from "../StorageConfig.js"
 import { sqlApiTokenStore } from "../sql/ApiTokenStore.js"
+import { pgSessionStore } from "../sql/SessionStore.js"
 import { pgChangeLogStore } from "./ChangeLogStore.js"
 import { pgCircuitStore } from "./CircuitStore.js"
 import { pgClientLayer } from "./client.js"
@@ -46,6 +47,7 @@ export const pgStorage = (config: StorageConfig) => {
     pgCircuitStore,
     sqlApiTokenStore,
     pgIdempotencyStore,
+    pgSessionStore,
     pgStorageHealth,
     compactCounts
   ).pipe(Layer.provideMerge(writer))

@@ -1,6 +1,7 @@
 /** SQLite storage: the writer and reader connections on one file, migrated, and the SQLite stores. */
 import { Layer } from "effect"
 import { sqlApiTokenStore } from "../sql/ApiTokenStore.js"
+import { sqliteSessionStore } from "../sql/SessionStore.js"
 import { sqliteChangeLogStore } from "./ChangeLogStore.js"
 import { sqliteCircuitStore } from "./CircuitStore.js"
 import { sqliteDeliveryStore } from "./DeliveryStore.js"
@@ -29,6 +30,7 @@ export const sqliteStorage = (config: StorageConfig) => {
     sqliteCircuitStore,
     sqlApiTokenStore,
     sqliteIdempotencyStore,
+    sqliteSessionStore,
     sqliteStorageHealth
   ).pipe(Layer.provideMerge(writer))
 }
