@@ -26,6 +26,8 @@
  * - First termination wins: terminationReason and terminationDetail are set once.
  * - After merged or killed, LIVENESS false is the normal end of the agent: liveness goes gone
  *   silently. Liveness never comes back: a session that died is over, start a new one.
+ * - TERMINATE kills from any live work state, a died session's included (stopAgent then lets the
+ *   runtime clean up what is left). After killed every PR observation is refused, a merge too.
  * - AGENT_MESSAGE_DEAD (a message to the agent was given up) is never refused: it pages a human.
  *
  * Result of `step`: `Stepped { state, value, context, changed, actions }` or a
@@ -172,6 +174,11 @@ export type SessionAction =
   | { readonly type: "notifyHuman" } & NotifyHumanParams
   | { readonly type: "pageHuman" } & PageHumanParams
   | { readonly type: "stopAgent" } & StopAgentParams
+
+/** What an actor of the machine may be started with (an inspector's); the context does not depend on it. */
+export interface SessionMachineInput {
+  readonly sessionId?: string
+}
 
 /** A session just started: spawning, alive, nothing observed. */
 export const spawnedSession: SessionContext = {
@@ -337,7 +344,7 @@ export const sessionMachine = setup({
   types: {
     context: {} as SessionContext,
     events: {} as SessionEvent,
-    input: {} as { readonly sessionId?: string } | undefined
+    input: {} as SessionMachineInput | undefined
   },
   guards: {
     agentAlive: stateIn({ liveness: "alive" }),
