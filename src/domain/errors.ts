@@ -46,6 +46,22 @@ export class CircuitTransitionRefused extends Schema.TaggedError<CircuitTransiti
   }
 }
 
+/**
+ * An event that does not apply in a session's state: activity or a PR after the session ended,
+ * liveness coming back to a session that died. Its own class, as CircuitTransitionRefused is:
+ * it names a session, and the session API answers it on its own terms.
+ */
+export class SessionTransitionRefused extends Schema.TaggedError<SessionTransitionRefused>()("SessionTransitionRefused", {
+  sessionId: Schema.optional(Schema.String),
+  state: Schema.String,
+  event: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `${this.event} does not apply to a ${this.state} session${this.sessionId ? ` (${this.sessionId})` : ""}: ${this.reason}`
+  }
+}
+
 /** A write lost a compare-and-set: the row moved on (another worker, a rescue, an operator). */
 export class StaleWrite extends Schema.TaggedError<StaleWrite>()("StaleWrite", {
   deliveryId: DeliveryId,
