@@ -154,4 +154,5 @@ const readers: Record<typeof supportedGithubEvents[number], (payload: unknown) =
 export const githubFactOf = (eventName: string, payload: unknown): GithubFact =>
   Object.hasOwn(readers, eventName)
     ? readers[eventName as keyof typeof readers](payload)
-    : ignored(`${eventName === "" ? "an event without a name" : `event "${eventName}"`} says nothing Herald reads of pull requests`)
+    // The name is a request header: cut, so a long one does not fill the log it is written to.
+    : ignored(`${eventName === "" ? "an event without a name" : `event "${eventName.slice(0, 100)}"`} says nothing Herald reads of pull requests`)
