@@ -1,0 +1,172 @@
+/**
+ * Sessions through the library on a real database: whole lifecycles with their reactions
+ * (notifications enqueued through the delivery runtime), bad observations that change nothing,
+ * concurrent observations of one session, and a restart in the middle of an escalation.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import type { Notification } from "../../src/domain/Notification.js"
+import { Herald } from "../../src/layers/Herald.js"
+import { Sessions } from "../../src/services/Sessions.js"
+import { agentMessageKind } from "../../src/services/sessions/reactions.js"
+import { memorySettings, provideHerald, tempDatabase, withHerald } from "../support/herald.js"
+
+const url = "https://github.com/acme/web/pull/7"
+const pr = (over: Record<string, unknown> = {}) => ({ url, number: 7, state: "open", headSha: "sha1", checks: [], comments: [], ...over })
+const failing = (headSha: string) => pr({
+  headSha,
+  checks: [
+    { name: "test", status: "completed", conclusion: "failure", failedStep: "npm test", logExcerpt: `expected 1 to be 2 at ${headSha}`, detailsUrl: `https://ci.example/${headSha}` },
+    { name: "lint", status: "completed", conclusion: "success" }
+  ]
+})
+const green = (headSha: string) => pr({ headSha, checks: [{ name: "test", status: "completed", conclusion: "success" }] })
+
+/** What the session caused, oldest first. */
+const caused = (sessionId: string) =>
+  Effect.flatMap(Herald, (h) => Effect.map(h.listNotifications({ sessionId, limit: 1_000 }), (p) => [...p.items].reverse() as ReadonlyArray<Notification>))
+
+const start = Effect.gen(function* () {
+  const sessions = yield* Sessions
+  yield* sessions.createProject({ id: "web", name: "Web", repoPath: "/src/web" })
+  return yield* sessions.createSession({ projectId: "web", agent: "claude", branch: "feat/login", agentEndpoint: "http://127.0.0.1:9/agent" })
+})
+
+describe("Sessions", () => {
+  it.scoped("a clean PR: working, CI running, review pending, approved and mergeable, merged (terminated pr_merged), with a notification for each step people care about", () =>
+    withHerald(() => Effect.gen(function* () {
+      const sessions = yield* Sessions
+      const s = yield* start
+      expect(s).toMatchObject({ id: "web-1", projectId: "web", state: "spawning", isAlive: true })
+      expect((yield* sessions.observeActivity(s.id, { kind: "started" })).state).toBe("working")
+      expect((yield* sessions.observePr(s.id, pr({ checks: [{ name: "test", status: "in_progress" }] }))).state).toBe("ci_running")
+      const passed = yield* sessions.observePr(s.id, pr({ reviewDecision: "review_required", checks: [{ name: "test", status: "completed", conclusion: "success" }] }))
+      expect(passed.state).toBe("review_pending")
+      expect(passed.pullRequests).toEqual([expect.objectContaining({ url, ciState: "passed", failedRuns: 0, checks: [expect.objectContaining({ name: "test", conclusion: "success" })] })])
+      expect((yield* sessions.observePr(s.id, pr({ reviewDecision: "approved", mergeability: "mergeable", checks: [{ name: "test", status: "completed", conclusion: "success" }] }))).state).toBe("mergeable")
+      const merged = yield* sessions.observePr(s.id, pr({ state: "merged", reviewDecision: "approved", mergeability: "mergeable" }))
+      expect(merged).toMatchObject({ state: "merged", terminationReason: "pr_merged" })
+      expect((yield* caused(s.id)).map((n) => [n.kind, n.priority])).toEqual([["session.approved", "normal"], ["session.pr_merged", "low"]])
+      // Merged is final: an open PR observed afterwards is refused and changes nothing.
+      const refused = yield* Effect.flip(sessions.observePr(s.id, pr()))
+      expect(refused._tag).toBe("SessionTransitionRefused")
+      expect(refused.message).toContain("merged is final")
+      expect((yield* sessions.get(s.id)).state).toBe("merged")
+    })))
+
+  it.scoped("the CI-fix loop: the agent is told what failed twice, the third failed run pages a human once, a green run re-arms it", () =>
+    withHerald(() => Effect.gen(function* () {
+      const sessions = yield* Sessions
+      const s = yield* start
+      yield* sessions.observePr(s.id, failing("sha1"))
+      yield* sessions.observePr(s.id, failing("sha1")) // the same poll again: nothing new
+      yield* sessions.observeActivity(s.id, { kind: "fixing" })
+      yield* sessions.observePr(s.id, failing("sha2"))
+      const third = yield* sessions.observePr(s.id, failing("sha3"))
+      expect(third.pullRequests[0]!.failedRuns).toBe(3)
+      yield* sessions.observePr(s.id, failing("sha4"))
+      let all = yield* caused(s.id)
+      const toAgent = all.filter((n) => n.kind === agentMessageKind)
+      expect(toAgent).toHaveLength(2)
+      // What the agent needs to act: the failing check, its step, the log excerpt and the run URL.
+      expect(toAgent[0]!.title).toContain("test")
+      expect(toAgent[0]!.body).toContain('failed at step "npm test"')
+      expect(toAgent[0]!.body).toContain("expected 1 to be 2 at sha1")
+      expect(toAgent[0]!.body).toContain("https://ci.example/sha1")
+      expect(toAgent[1]!.body).toContain("sha2")
+      expect(all.filter((n) => n.kind === "session.ci_stuck").map((n) => n.priority)).toEqual(["urgent"])
+      // Green re-arms: a new streak of three pages again, once.
+      yield* sessions.observePr(s.id, green("sha5"))
+      for (const sha of ["sha6", "sha7", "sha8"]) yield* sessions.observePr(s.id, failing(sha))
+      all = yield* caused(s.id)
+      expect(all.filter((n) => n.kind === agentMessageKind)).toHaveLength(4)
+      expect(all.filter((n) => n.kind === "session.ci_stuck")).toHaveLength(2)
+    })))
+
+  it.scoped("each new review comment is forwarded to the agent once, across repeated identical observations", () =>
+    withHerald(() => Effect.gen(function* () {
+      const sessions = yield* Sessions
+      const s = yield* start
+      const c1 = { id: 101, author: "alice", body: "rename this", path: "src/a.ts", line: 3 }
+      const c2 = { id: "102", author: "bot", body: "LGTM otherwise" }
+      yield* sessions.observePr(s.id, pr({ comments: [c1] }))
+      yield* sessions.observePr(s.id, pr({ comments: [c1] }))
+      yield* sessions.observePr(s.id, pr({ comments: [c1, c2] }))
+      yield* sessions.observePr(s.id, pr({ comments: [c2, c1] }))
+      const forwarded = (yield* caused(s.id)).filter((n) => n.kind === agentMessageKind)
+      expect(forwarded.map((n) => [n.title, n.body])).toEqual([
+        ["Review comment by alice on src/a.ts:3 (https://github.com/acme/web/pull/7)", "rename this"],
+        ["Review comment by bot (https://github.com/acme/web/pull/7)", "LGTM otherwise"]
+      ])
+    })))
+
+  it.scoped("bad observations get a clear error naming the field and change nothing", () =>
+    withHerald(() => Effect.gen(function* () {
+      const sessions = yield* Sessions
+      const s = yield* start
+      const other = yield* sessions.createSession({ projectId: "web" })
+      expect(other.id).toBe("web-2")
+      yield* sessions.observePr(s.id, pr())
+      const before = yield* sessions.get(s.id)
+      const unknown = yield* Effect.flip(sessions.observePr("web-99", pr()))
+      expect(unknown.message).toBe("no session with id web-99")
+      const malformed = yield* Effect.flip(sessions.observePr(s.id, pr({ checks: [{ name: "test", status: "completed" }] })))
+      expect(malformed).toMatchObject({ _tag: "InvalidInput", issues: [{ path: "checks.0.conclusion", message: "a completed check needs its conclusion" }] })
+      const badState = yield* Effect.flip(sessions.observePr(s.id, pr({ state: "draft" })))
+      expect(badState).toMatchObject({ _tag: "InvalidInput", issues: [expect.objectContaining({ path: "state" })] })
+      const owned = yield* Effect.flip(sessions.observePr(other.id, pr({ state: "merged" })))
+      expect(owned.message).toBe(`url: pull request ${url} belongs to session web-1, not web-2`)
+      expect(yield* sessions.get(s.id)).toEqual(before)
+      expect((yield* sessions.get(other.id)).pullRequests).toEqual([])
+      const noProject = yield* Effect.flip(sessions.createSession({ projectId: "nope" }))
+      expect(noProject._tag).toBe("ProjectNotFound")
+      yield* sessions.archiveProject("web")
+      expect((yield* Effect.flip(sessions.createSession({ projectId: "web" })))._tag).toBe("ProjectArchived")
+      expect((yield* sessions.get(s.id)).projectId).toBe("web") // an archived project's sessions still resolve
+    })))
+
+  it.scoped("many observations of one session at once end as applying them one by one in arrival order", () =>
+    Effect.gen(function* () {
+      const observations = ["sha1", "sha2", "sha3", "sha4"].flatMap((sha) => [failing(sha), pr({ headSha: sha, comments: [{ id: sha, author: "r", body: sha }] })])
+      const run = (concurrent: boolean) => withHerald(() => Effect.gen(function* () {
+        const sessions = yield* Sessions
+        const s = yield* start
+        yield* Effect.forEach(observations, (o) => sessions.observePr(s.id, o), { concurrency: concurrent ? "unbounded" : 1, discard: true })
+        const { updatedAt: _u, createdAt: _c, ...detail } = yield* sessions.get(s.id)
+        return { detail, caused: (yield* caused(s.id)).map((n) => [n.kind, n.title]) }
+      }))
+      expect(yield* run(true)).toEqual(yield* run(false))
+    }))
+
+  it.scoped("a restart in the middle of an escalation neither repeats nor loses it", () =>
+    Effect.gen(function* () {
+      const db = yield* tempDatabase
+      const settle = provideHerald(db, Effect.flatMap(Herald, (h) => h.putSettings(memorySettings)))
+      yield* settle
+      const id = yield* provideHerald(db, Effect.gen(function* () {
+        const sessions = yield* Sessions
+        const s = yield* start
+        yield* sessions.observePr(s.id, failing("sha1"))
+        yield* sessions.observePr(s.id, failing("sha2"))
+        return s.id
+      }))
+      yield* provideHerald(db, Effect.gen(function* () {
+        const sessions = yield* Sessions
+        yield* sessions.observePr(id, failing("sha2")) // the last poll again, after the restart: nothing
+        yield* sessions.observePr(id, failing("sha3"))
+        yield* sessions.observePr(id, failing("sha3"))
+      }))
+      yield* provideHerald(db, Effect.gen(function* () {
+        const sessions = yield* Sessions
+        yield* sessions.observePr(id, failing("sha3"))
+        const all = yield* caused(id)
+        expect(all.filter((n) => n.kind === agentMessageKind)).toHaveLength(2)
+        expect(all.filter((n) => n.kind === "session.ci_stuck")).toHaveLength(1)
+        expect((yield* sessions.get(id)).reactions).toEqual([
+          { key: `agent:ci_failed:${url}:sha1`, spent: 1 },
+          { key: `agent:ci_failed:${url}:sha2`, spent: 1 },
+          { key: `human:session.ci_stuck:${url}`, spent: 1 }
+        ])
+      }))
+    }))
+})
