@@ -1,48 +1,63 @@
-/** What the API and the library answer for a session: its row as callers see it, and the detail with PRs and reactions. */
+/** What the API and the library answer for projects and sessions: Schemas (the OpenAPI document's too) and the row-to-view mapping. */
+import { Schema } from "effect"
 import type { SessionRow } from "../../store/SessionStore.js"
 
-export interface SessionView {
-  readonly id: string
-  readonly projectId: string
-  readonly state: string
-  readonly isAlive: boolean
-  readonly terminationReason: string | null
-  readonly terminationDetail: string | null
-  readonly agent: string | null
-  readonly branch: string | null
-  readonly workspacePath: string | null
-  readonly agentEndpoint: string | null
-  readonly createdAt: number
-  readonly updatedAt: number
-  readonly endedAt: number | null
-}
+const Nullable = Schema.NullOr
 
-export interface PullRequestView {
-  readonly url: string
-  readonly number: number
-  readonly state: string
-  readonly reviewDecision: string | null
-  readonly mergeability: string | null
-  readonly ciState: string
-  readonly headSha: string
-  /** Head commits with failed CI since the last green one. */
-  readonly failedRuns: number
-  /** The checks at the head commit. */
-  readonly checks: ReadonlyArray<{
-    readonly name: string
-    readonly status: string
-    readonly conclusion: string | null
-    readonly detailsUrl: string | null
-    readonly failedStep: string | null
-    readonly logExcerpt: string | null
-  }>
-}
+export const ProjectView = Schema.Struct({
+  id: Schema.String,
+  name: Schema.String,
+  repoPath: Nullable(Schema.String),
+  originUrl: Nullable(Schema.String),
+  createdAt: Schema.Number,
+  archivedAt: Nullable(Schema.Number)
+}).annotations({ identifier: "Project" })
+export type ProjectView = typeof ProjectView.Type
 
-export interface SessionDetail extends SessionView {
-  readonly pullRequests: ReadonlyArray<PullRequestView>
-  /** What the session's reactions spent, per budget key (agent messages, pages, notifications). */
-  readonly reactions: ReadonlyArray<{ readonly key: string; readonly spent: number }>
-}
+export const SessionView = Schema.Struct({
+  id: Schema.String.annotations({ description: "`{projectId}-{n}`" }),
+  projectId: Schema.String,
+  state: Schema.String.annotations({ description: "the session machine's state (spawning … merged, killed, died)" }),
+  isAlive: Schema.Boolean,
+  terminationReason: Nullable(Schema.String),
+  terminationDetail: Nullable(Schema.String),
+  agent: Nullable(Schema.String),
+  branch: Nullable(Schema.String),
+  workspacePath: Nullable(Schema.String),
+  agentEndpoint: Nullable(Schema.String),
+  createdAt: Schema.Number,
+  updatedAt: Schema.Number,
+  endedAt: Nullable(Schema.Number)
+}).annotations({ identifier: "Session" })
+export type SessionView = typeof SessionView.Type
+
+export const PullRequestView = Schema.Struct({
+  url: Schema.String,
+  number: Schema.Number,
+  state: Schema.String,
+  reviewDecision: Nullable(Schema.String),
+  mergeability: Nullable(Schema.String),
+  ciState: Schema.String.annotations({ description: "pending | running | passed | failed, at the head commit" }),
+  headSha: Schema.String,
+  failedRuns: Schema.Number.annotations({ description: "head commits with failed CI since the last green one" }),
+  checks: Schema.Array(Schema.Struct({
+    name: Schema.String,
+    status: Schema.String,
+    conclusion: Nullable(Schema.String),
+    detailsUrl: Nullable(Schema.String),
+    failedStep: Nullable(Schema.String),
+    logExcerpt: Nullable(Schema.String)
+  })).annotations({ description: "the checks at the head commit" })
+}).annotations({ identifier: "PullRequest" })
+export type PullRequestView = typeof PullRequestView.Type
+
+export const SessionDetail = Schema.Struct({
+  ...SessionView.fields,
+  pullRequests: Schema.Array(PullRequestView),
+  reactions: Schema.Array(Schema.Struct({ key: Schema.String, spent: Schema.Number }))
+    .annotations({ description: "what the session's reactions spent, per budget key (agent messages, pages, notifications)" })
+}).annotations({ identifier: "SessionDetail" })
+export type SessionDetail = typeof SessionDetail.Type
 
 export const sessionView = (r: SessionRow): SessionView => ({
   id: r.id, projectId: r.projectId, state: r.state, isAlive: r.isAlive, terminationReason: r.terminationReason,
