@@ -74,6 +74,21 @@ export const WebhookSink = Schema.Struct({
   timeoutMs: Schema.optionalWith(PositiveInt.pipe(Schema.lessThanOrEqualTo(120_000)), { default: () => 10_000 }),
   allowPrivateNetwork: Schema.optionalWith(Schema.Boolean, { default: () => false })
 })
+/**
+ * Messages to a session's coding agent, posted to the session's `agentEndpoint` and signed like a
+ * webhook's (the URL is the session's, not the sink's).
+ */
+export const AgentSink = Schema.Struct({
+  type: Schema.Literal("agent"),
+  enabled,
+  concurrency,
+  rateLimit,
+  retry,
+  circuit,
+  secret: Schema.optional(Schema.String),
+  timeoutMs: Schema.optionalWith(PositiveInt.pipe(Schema.lessThanOrEqualTo(120_000)), { default: () => 10_000 }),
+  allowPrivateNetwork: Schema.optionalWith(Schema.Boolean, { default: () => false })
+})
 export const SlackSink = Schema.Struct({
   type: Schema.Literal("slack"),
   enabled,
@@ -106,7 +121,7 @@ export const LogSink = Schema.Struct({ type: Schema.Literal("log"), enabled, con
 /** Deliveries handed to the embedding program in memory (see MemorySink). */
 export const MemorySinkConfig = Schema.Struct({ type: Schema.Literal("memory"), enabled, concurrency, rateLimit, retry, circuit })
 
-export const SinkConfig = Schema.Union(WebhookSink, SlackSink, EmailSink, DesktopSink, LogSink, MemorySinkConfig)
+export const SinkConfig = Schema.Union(WebhookSink, AgentSink, SlackSink, EmailSink, DesktopSink, LogSink, MemorySinkConfig)
 export type SinkConfig = typeof SinkConfig.Type
 export type SinkType = SinkConfig["type"]
 

@@ -15,10 +15,10 @@ export const webhookKey = (secret: string): Uint8Array | string => {
   return Buffer.from(encoded, "base64")
 }
 
-/** Issues for the webhook secrets of a settings document's sinks (path `sinks.<name>.secret`). */
+/** Issues for the signing secrets of a settings document's webhook and agent sinks (path `sinks.<name>.secret`). */
 export const webhookSecretIssues = (sinks: Readonly<Record<string, { readonly type: string; readonly secret?: string | undefined }>>) =>
   Object.entries(sinks).flatMap(([name, sink]) => {
-    if (sink.type !== "webhook" || sink.secret === undefined) return []
+    if ((sink.type !== "webhook" && sink.type !== "agent") || sink.secret === undefined) return []
     const key = webhookKey(sink.secret)
     return typeof key === "string" ? [{ path: `sinks.${name}.secret`, message: key }] : []
   })

@@ -13,6 +13,7 @@ export const masked = "********"
 /** Secret fields by sink type (a Slack webhook URL is a credential). */
 const secretFields: Readonly<Record<string, ReadonlyArray<string>>> = {
   webhook: ["secret"],
+  agent: ["secret"],
   email: ["password"],
   slack: ["url"]
 }
@@ -57,6 +58,8 @@ const carriesMask = (url: string) => {
  */
 const boundTo: Readonly<Record<string, ReadonlyArray<string>>> = {
   webhook: ["url"],
+  // Its destination is each session's endpoint, not in the document: nothing here moves it.
+  agent: [],
   email: ["host", "port", "user", "secure"],
   slack: []
 }

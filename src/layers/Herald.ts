@@ -23,6 +23,7 @@ import { Sessions } from "../services/Sessions.js"
 import { PullSinks } from "../services/PullSinks.js"
 import { SinkStatuses } from "../services/SinkStatuses.js"
 import { SinkTester } from "../services/SinkTester.js"
+import { AgentEndpoints } from "../sinks/AgentEndpoints.js"
 import { MemorySink } from "../sinks/memory.js"
 import type { SyncMode } from "../store/sqlite/Sqlite.js"
 import { sinksLayer } from "./Sinks.js"
@@ -60,7 +61,8 @@ export class Herald extends HeraldService {
 export type HeraldError = SqlError | StorageUnavailable | DatabaseTooNew | MigrationChanged | MigrationMissing | InvalidInput | StoredSettingsInvalid
 
 const heraldLayer = (config: HeraldConfig) => {
-  const process = Layer.mergeAll(RuntimeConfig.layer(config.runtime), RetrySchedules.layer(config.retrySchedules), MemorySink.Default)
+  // No session store provides agent endpoints yet: an `agent` delivery fails with agent_endpoint_missing.
+  const process = Layer.mergeAll(RuntimeConfig.layer(config.runtime), RetrySchedules.layer(config.retrySchedules), MemorySink.Default, AgentEndpoints.none)
   const storage = storageLayer(config).pipe(Layer.provideMerge(process))
   const stores = sinksLayer.pipe(Layer.provideMerge(storage))
   const routing = Layer.mergeAll(Router.Default, Broadcaster.Default, Circuits.Default).pipe(Layer.provideMerge(stores))

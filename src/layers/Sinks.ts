@@ -4,6 +4,7 @@ import type { SinkType } from "../domain/Settings.js"
 import type { Sink } from "../domain/Sink.js"
 import { RuntimeConfig } from "../runtime/RuntimeConfig.js"
 import { Sinks } from "../runtime/Sinks.js"
+import { AgentEndpoints } from "../sinks/AgentEndpoints.js"
 import { makeLogSink } from "../sinks/log.js"
 import { MemorySink } from "../sinks/memory.js"
 
@@ -17,25 +18,28 @@ const onFirstUse = (scope: Scope.Scope, load: Effect.Effect<Sink, never, Scope.S
     deliver: (config, delivery) => Effect.flatMap(sink, (s) => s.deliver(config, delivery))
   }))
 
-/** The built-in sinks: log, memory, webhook, slack and email. */
+/** The built-in sinks: log, memory, webhook, agent, slack and email; the agent sink asks AgentEndpoints where a session's agent is. */
 export const sinksLayer = Layer.scoped(
   Sinks,
   Effect.gen(function* () {
     const scope = yield* Effect.scope
     const memory = yield* MemorySink
     const log = yield* makeLogSink((yield* RuntimeConfig).logDir)
-    // One pair of keep-alive agents for both HTTP sinks, made when the first of them is used.
+    const endpoints = yield* AgentEndpoints
+    // One pair of keep-alive agents for the HTTP sinks, made when the first of them is used.
     const http = yield* Effect.cached(Scope.extend(
       Effect.flatMap(Effect.promise(() => import("../sinks/internal/httpClients.js")), (m) => m.makeHttpClients),
       scope
     ))
     const webhook = yield* onFirstUse(scope, Effect.zipWith(http, Effect.promise(() => import("../sinks/webhook.js")), (clients, m) => m.makeWebhookSink(clients)))
+    const agent = yield* onFirstUse(scope, Effect.zipWith(http, Effect.promise(() => import("../sinks/agent.js")), (clients, m) => m.makeAgentSink(clients, endpoints)))
     const slack = yield* onFirstUse(scope, Effect.zipWith(http, Effect.promise(() => import("../sinks/slack.js")), (clients, m) => m.makeSlackSink(clients)))
     const email = yield* onFirstUse(scope, Effect.flatMap(Effect.promise(() => import("../sinks/email.js")), (m) => m.makeEmailSink))
     return new Map<SinkType, Sink>([
       ["log", log],
       ["memory", memory.sink],
       ["webhook", webhook],
+      ["agent", agent],
       ["slack", slack],
       ["email", email]
     ])

@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import type { Sink, SinkDelivery } from "../domain/Sink.js"
 import type { HttpClients } from "./internal/httpClients.js"
 import { post } from "./internal/httpPost.js"
-import { userAgent } from "./webhook.js"
+import { userAgent } from "./internal/signedPost.js"
 
 /** Slack's three control characters in text (api.slack.com/reference/surfaces/formatting#escaping). */
 const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")

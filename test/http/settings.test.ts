@@ -162,7 +162,7 @@ layer(testServer(), { excludeTestServices: true })("HTTP settings: secrets never
           expect(bad.status).toBe(400)
           expect(missing(JSON.stringify(bad.body), s)).toEqual([])
         }), { numRuns: 25 }))
-      expect(Object.keys((yield* herald.getSettings).sinks)).toEqual(["hook", "chat", "mail", "stdout"])
+      expect(Object.keys((yield* herald.getSettings).sinks)).toEqual(["hook", "agents", "chat", "mail", "stdout"])
     }))
 
   it.effect("a sink's own retry fields are kept and returned, and a bad one answers 400 at sinks.<name>.retry.<field> and changes nothing", () =>

@@ -11,6 +11,7 @@ const urlSecret = fc.stringMatching(/^[A-Za-z0-9_-]{10,30}$/).map((s) => `u5${s}
 
 export interface Secrets {
   readonly webhookSecret: string
+  readonly agentSecret: string
   readonly password: string
   readonly user: string
   readonly urlPassword: string
@@ -21,6 +22,7 @@ export interface Secrets {
 
 export const secrets: fc.Arbitrary<Secrets> = fc.record({
   webhookSecret: anySecret,
+  agentSecret: anySecret,
   password: anySecret,
   user: urlSecret,
   urlPassword: urlSecret,
@@ -44,6 +46,7 @@ export const documentWith = (s: Secrets, shape: { readonly userinfo: boolean; re
       url: `https://${shape.userinfo ? `${s.user}:${s.urlPassword}@` : ""}hooks.example.com/in/herald${shape.query ? `?token=${s.urlToken}&${s.bareToken}&team=ops` : ""}`,
       secret: s.webhookSecret
     },
+    agents: { type: "agent", secret: s.agentSecret },
     chat: { type: "slack", url: `https://hooks.slack.com/services/T000/B000/${s.slackPath}` },
     mail: { type: "email", host: "smtp.example.com", port: 587, user: "herald", password: s.password, from: "h@example.com", to: ["ops@example.com"] },
     stdout: { type: "log" }
