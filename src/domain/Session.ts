@@ -165,3 +165,9 @@ export const ciStateOf = (checks: ReadonlyArray<Pick<CheckObservation, "status" 
 
 export const isFailedConclusion = (c: CheckConclusion | undefined | null) =>
   c === "failure" || c === "timed_out" || c === "cancelled" || c === "action_required"
+
+/**
+ * The kind of every message to a session's agent: routed to the sinks of type `agent` only
+ * (never by the settings' routes), and only such notifications go there.
+ */
+export const agentMessageKind = "session.agent_message"

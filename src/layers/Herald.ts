@@ -4,7 +4,7 @@
  * theirs. Layer order is shutdown order: the runtime drains before the writer flushes and closes.
  */
 import type { SqlError } from "../store/errors.js"
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import type { DatabaseTooNew, InvalidInput, MigrationChanged, MigrationMissing, StorageUnavailable, StoredSettingsInvalid } from "../domain/errors.js"
 import { Broadcaster } from "../runtime/Broadcaster.js"
 import { Circuits } from "../runtime/Circuits.js"
@@ -20,10 +20,12 @@ import { Enqueuer } from "../services/Enqueuer.js"
 import { Herald as HeraldService, makeHerald } from "../services/Herald.js"
 import { OperatorCommands } from "../services/OperatorCommands.js"
 import { Sessions } from "../services/Sessions.js"
+import { AgentMessageWatch } from "../services/sessions/AgentMessageWatch.js"
 import { PullSinks } from "../services/PullSinks.js"
 import { SinkStatuses } from "../services/SinkStatuses.js"
 import { SinkTester } from "../services/SinkTester.js"
 import { AgentEndpoints } from "../sinks/AgentEndpoints.js"
+import { SessionStore } from "../store/SessionStore.js"
 import { MemorySink } from "../sinks/memory.js"
 import type { SyncMode } from "../store/sqlite/Sqlite.js"
 import { sinksLayer } from "./Sinks.js"
@@ -60,15 +62,20 @@ export class Herald extends HeraldService {
 
 export type HeraldError = SqlError | StorageUnavailable | DatabaseTooNew | MigrationChanged | MigrationMissing | InvalidInput | StoredSettingsInvalid
 
+/** The `agent` sink's endpoints: each session's `agentEndpoint`, read when a message goes out. */
+const sessionAgentEndpoints = Layer.effect(AgentEndpoints, Effect.map(SessionStore, (store) => ({
+  endpointOf: (sessionId: string) => store.session(sessionId).pipe(Effect.map((s) => s?.agentEndpoint ?? null), Effect.orDie)
+})))
+
 const heraldLayer = (config: HeraldConfig) => {
   // No session store provides agent endpoints yet: an `agent` delivery fails with agent_endpoint_missing.
-  const process = Layer.mergeAll(RuntimeConfig.layer(config.runtime), RetrySchedules.layer(config.retrySchedules), MemorySink.Default, AgentEndpoints.none)
+  const process = Layer.mergeAll(RuntimeConfig.layer(config.runtime), RetrySchedules.layer(config.retrySchedules), MemorySink.Default)
   const storage = storageLayer(config).pipe(Layer.provideMerge(process))
-  const stores = sinksLayer.pipe(Layer.provideMerge(storage))
+  const stores = sinksLayer.pipe(Layer.provide(sessionAgentEndpoints), Layer.provideMerge(storage))
   const routing = Layer.mergeAll(Router.Default, Broadcaster.Default, Circuits.Default).pipe(Layer.provideMerge(stores))
   const supervised = Supervisor.Default.pipe(Layer.provideMerge(Dispatcher.Default.pipe(Layer.provideMerge(routing))))
   const commands = Layer.mergeAll(Enqueuer.Default, OperatorCommands.Default, PullSinks.Default, SinkTester.Default, SinkStatuses.Default, DurableConsumers.Default).pipe(Layer.provideMerge(supervised))
-  const sessions = Sessions.Default.pipe(Layer.provideMerge(commands))
+  const sessions = AgentMessageWatch.Default.pipe(Layer.provideMerge(Sessions.Default.pipe(Layer.provideMerge(commands))))
   const runtime = Layer.mergeAll(Retention.Default, HistoryRetention.Default).pipe(Layer.provideMerge(sessions))
   return Layer.effect(HeraldService, makeHerald).pipe(Layer.provideMerge(runtime))
 }

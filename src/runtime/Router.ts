@@ -7,7 +7,8 @@
 import { Clock, Effect } from "effect"
 import { IllegalTransition } from "../domain/errors.js"
 import { priorityRank, type Priority } from "../domain/Priority.js"
-import { pullSinkTypes, retryOf, type Settings, type SinkType } from "../domain/Settings.js"
+import { agentMessageKind } from "../domain/Session.js"
+import { pullSinkTypes, retryOf, type Route, type Settings, type SinkType } from "../domain/Settings.js"
 import { step } from "../machines/delivery.js"
 import { DeliveryStore, type NewDelivery, type Transition } from "../store/DeliveryStore.js"
 import { makeId } from "../lib/ids.js"
@@ -22,6 +23,21 @@ export interface Routable {
   readonly priority: Priority
 }
 
+/** The sink name a skipped agent message is recorded under when no `agent` sink is configured. */
+const noAgentSink = "agent"
+
+/**
+ * A message to a session's agent goes to every enabled sink of type `agent`, whatever the
+ * routes say (they are for people); other notifications never go to an `agent` sink.
+ */
+const routesOf = (n: Routable, settings: Settings): ReadonlyArray<Route> => {
+  const agents = Object.entries(settings.sinks).filter(([, c]) => c.type === "agent").map(([name]) => name)
+  if (n.kind === agentMessageKind) {
+    return (agents.length === 0 ? [noAgentSink] : agents).map((sink) => ({ sink, minPriority: "low" as const }))
+  }
+  return agents.length === 0 ? settings.routes : settings.routes.filter((r) => !agents.includes(r.sink))
+}
+
 /** The delivery rows for one notification under these settings. Pure. */
 export const planDeliveries = (
   n: Routable,
@@ -31,13 +47,15 @@ export const planDeliveries = (
 ): Array<NewDelivery> => {
   const seen = new Set<string>()
   const out: Array<NewDelivery> = []
-  for (const route of settings.routes) {
+  for (const route of routesOf(n, settings)) {
     if (priorityRank(n.priority) < priorityRank(route.minPriority)) continue
     if (route.kinds !== undefined && !route.kinds.includes(n.kind)) continue
     if (seen.has(route.sink)) continue
     seen.add(route.sink)
     const config = settings.sinks[route.sink]
-    const skip = config === undefined
+    const skip = config === undefined && n.kind === agentMessageKind
+      ? `no sink of type agent is configured: add {"agent": {"type": "agent"}} to the settings' sinks to message session agents`
+      : config === undefined
       ? `a route names sink '${route.sink}', which is not configured`
       : !config.enabled
       ? `sink '${route.sink}' is disabled`

@@ -91,6 +91,7 @@ export class Sessions extends Effect.Service<Sessions>()("herald/Sessions", {
           const reaction = reactionOf(row.id, action)
           if (reaction === null) continue
           const spent = yield* store.spendBudgetInTx(row.id, reaction.budgetKey, null, event.now)
+          if (reaction.once === true && spent > 0) continue
           yield* enqueuer.enqueue({
             ...reaction.notification, projectId: row.projectId, sessionId: row.id,
             dedupeKey: `session:${row.id}:${reaction.budgetKey}:${spent}`

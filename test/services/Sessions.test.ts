@@ -4,12 +4,13 @@
  * concurrent observations of one session, and a restart in the middle of an escalation.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, TestClock } from "effect"
 import type { Notification } from "../../src/domain/Notification.js"
 import { Herald } from "../../src/layers/Herald.js"
 import { Sessions } from "../../src/services/Sessions.js"
 import { agentMessageKind } from "../../src/services/sessions/reactions.js"
 import { memorySettings, provideHerald, tempDatabase, withHerald } from "../support/herald.js"
+import { receiver, whenIo } from "../support/receiver.js"
 
 const url = "https://github.com/acme/web/pull/7"
 const pr = (over: Record<string, unknown> = {}) => ({ url, number: 7, state: "open", headSha: "sha1", checks: [], comments: [], ...over })
@@ -134,8 +135,44 @@ describe("Sessions", () => {
         yield* Effect.forEach(observations, (o) => sessions.observePr(s.id, o), { concurrency: concurrent ? "unbounded" : 1, discard: true })
         const { updatedAt: _u, createdAt: _c, ...detail } = yield* sessions.get(s.id)
         return { detail, caused: (yield* caused(s.id)).map((n) => [n.kind, n.title]) }
-      }))
+      }), { background: false }) // no dispatcher: what the observations enqueued stays as they left it
       expect(yield* run(true)).toEqual(yield* run(false))
+    }))
+
+  it.scoped("messages to the agent are signed deliveries to its endpoint; one that goes dead pages a human, once", () =>
+    Effect.gen(function* () {
+      const agent = yield* receiver(() => ({ status: 503, body: "agent down" }))
+      const settings = {
+        ...memorySettings,
+        sinks: { mem: { type: "memory" }, agent: { type: "agent", secret: `whsec_${Buffer.from("a-secret-of-24-bytes-long").toString("base64")}`, allowPrivateNetwork: true, retry: { maxAttempts: 2, baseMs: 1_000, factor: 1, capMs: 1_000 } } },
+        routes: [{ sink: "mem", minPriority: "low" }]
+      }
+      yield* withHerald((herald) => Effect.gen(function* () {
+        const sessions = yield* Sessions
+        yield* sessions.createProject({ id: "web", name: "Web" })
+        const s = yield* sessions.createSession({ projectId: "web", agentEndpoint: `${agent.url}/agent` })
+        yield* sessions.observePr(s.id, failing("sha1"))
+        const [message] = (yield* caused(s.id)).filter((n) => n.kind === agentMessageKind)
+        // To the agent sink only: the routes (for people) do not carry it.
+        const { deliveries } = yield* herald.getNotification(message!.id)
+        expect(deliveries.map((d) => d.sink)).toEqual(["agent"])
+        yield* whenIo(Effect.sync(() => agent.received.length), (n) => n === 1, "the agent was called")
+        expect(agent.received[0]!.path).toBe("/agent")
+        expect(agent.received[0]!.headers["webhook-signature"]).toMatch(/^v1,/) // signed as webhooks are (test/sinks/agent.test.ts checks the signature)
+        expect(JSON.parse(agent.received[0]!.body)).toMatchObject({ data: { notification: { kind: agentMessageKind, sessionId: s.id } } })
+        yield* whenIo(herald.getDelivery(deliveries[0]!.id), (d) => d.delivery.status === "retry_wait", "the first call failed")
+        yield* TestClock.adjust("2 seconds")
+        yield* whenIo(herald.getDelivery(deliveries[0]!.id), (d) => d.delivery.status === "dead", "the message went dead")
+        const paged = yield* whenIo(caused(s.id), (all) => all.some((n) => n.kind === "session.agent_unreachable"), "a human was paged")
+        expect(paged.filter((n) => n.kind === "session.agent_unreachable").map((n) => [n.priority, n.payload["deliveryId"]]))
+          .toEqual([["urgent", deliveries[0]!.id]])
+        // The page itself goes to people (the routes), not to the agent.
+        const page = paged.find((n) => n.kind === "session.agent_unreachable")!
+        expect((yield* herald.getNotification(page.id)).deliveries.map((d) => d.sink)).toEqual(["mem"])
+        // Told again (another process watching, a restart): nobody is paged twice.
+        yield* sessions.agentMessageDead(s.id, deliveries[0]!.id, "ci_failed")
+        expect((yield* caused(s.id)).filter((n) => n.kind === "session.agent_unreachable")).toHaveLength(1)
+      }), {}, settings)
     }))
 
   it.scoped("a restart in the middle of an escalation neither repeats nor loses it", () =>
@@ -162,7 +199,8 @@ describe("Sessions", () => {
         const all = yield* caused(id)
         expect(all.filter((n) => n.kind === agentMessageKind)).toHaveLength(2)
         expect(all.filter((n) => n.kind === "session.ci_stuck")).toHaveLength(1)
-        expect((yield* sessions.get(id)).reactions).toEqual([
+        // (With no agent sink configured, each message to the agent is skipped, and pages too: not counted here.)
+        expect((yield* sessions.get(id)).reactions.filter((r) => !r.key.startsWith("human:session.agent_unreachable"))).toEqual([
           { key: `agent:ci_failed:${url}:sha1`, spent: 1 },
           { key: `agent:ci_failed:${url}:sha2`, spent: 1 },
           { key: `human:session.ci_stuck:${url}`, spent: 1 }

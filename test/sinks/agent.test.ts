@@ -5,6 +5,7 @@ import { Webhook } from "standardwebhooks"
 import { AgentSink } from "../../src/domain/Settings.js"
 import type { SinkDelivery } from "../../src/domain/Sink.js"
 import { makeAgentSink } from "../../src/sinks/agent.js"
+import { agentMessageKind } from "../../src/domain/Session.js"
 import { AgentEndpoints } from "../../src/sinks/AgentEndpoints.js"
 import { makeHttpClients } from "../../src/sinks/internal/httpClients.js"
 import { withHerald } from "../support/herald.js"
@@ -101,9 +102,11 @@ describe("agent sink", () => {
 
   // Through the whole runtime, whose default AgentEndpoints knows no sessions: the sink type is
   // registered, and its delivery is dead-lettered with the reason instead of retried.
-  it.scoped("in a Herald without a session store, an agent delivery goes dead with agent_endpoint_missing", () =>
+  it.scoped("in a Herald, a message to the agent of a session it does not know goes dead with agent_endpoint_missing; other kinds never reach an agent sink", () =>
     withHerald((herald) => Effect.gen(function* () {
-      const { notification } = yield* herald.enqueue({ kind: "review", title: "changes requested", sessionId: "web-3" })
+      const { notification: other } = yield* herald.enqueue({ kind: "review", title: "changes requested", sessionId: "web-3" })
+      expect((yield* herald.getNotification(other.id)).deliveries).toEqual([])
+      const { notification } = yield* herald.enqueue({ kind: agentMessageKind, title: "changes requested", sessionId: "web-3" })
       const d = yield* whenIo(herald.getNotification(notification.id).pipe(Effect.map((n) => n.deliveries[0]!)), (x) => x.status === "dead", "delivery dead")
       expect(d).toMatchObject({ attempts: 1, lastErrorCode: "agent_endpoint_missing" })
       expect(d.lastError).toContain("web-3")

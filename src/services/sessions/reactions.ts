@@ -4,14 +4,16 @@
  * and spends in the transaction that persists the step, so a restart neither repeats nor loses one.
  */
 import type { NotificationInputEncoded } from "../../domain/Notification.js"
+import { agentMessageKind } from "../../domain/Session.js"
 import type { SessionAction } from "../../machines/session.js"
 
-/** The kind of every message to a session's agent: the `agent` sink takes these, and only these. */
-export const agentMessageKind = "session.agent_message"
+export { agentMessageKind }
 
 export interface Reaction {
   /** What the budget counts; with the count spent before, the notification's dedupe key. */
   readonly budgetKey: string
+  /** At most once per key, ever: the fact it reports can be told again (several processes watch dead deliveries). */
+  readonly once?: boolean
   readonly notification: Omit<NotificationInputEncoded, "dedupeKey" | "projectId" | "sessionId">
 }
 
@@ -88,6 +90,7 @@ export const reactionOf = (sessionId: string, action: SessionAction): Reaction |
         }
         : {
           budgetKey: `human:session.agent_unreachable:${action.deliveryId}`,
+          once: true,
           notification: {
             kind: action.kind, priority: "urgent",
             title: clip(`Session ${sessionId}: a message to its agent (${action.messageKind}) could not be delivered`, 1_000),
