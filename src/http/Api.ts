@@ -14,6 +14,7 @@ import { SinkStatus } from "../domain/SinkStatus.js"
 import { SinkTestResult } from "../services/SinkTester.js"
 import { Authorization } from "./Authorization.js"
 import { JsonBody } from "./JsonBody.js"
+import { ProjectsGroup, SessionsGroup } from "./SessionsApi.js"
 import {
   ConsumerNotFoundProblem,
   DeliveryNotFoundProblem,
@@ -378,6 +379,8 @@ export class HeraldApi extends HttpApi.make("herald")
   .add(ConsumersGroup)
   .add(SettingsGroup)
   .add(SinksGroup)
+  .add(ProjectsGroup)
+  .add(SessionsGroup)
   .add(OpsGroup)
   .add(HealthGroup)
   .annotate(OpenApi.Title, "Herald")

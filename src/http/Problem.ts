@@ -13,9 +13,11 @@ import {
   NotificationNotFound,
   Overloaded,
   OffsetBehind,
+  SessionTransitionRefused,
   SinkNotFound,
   StaleWrite
 } from "../domain/errors.js"
+import { ProjectArchived, ProjectExists, ProjectNotFound, PullRequestOwned, SessionNotFound } from "../domain/sessionErrors.js"
 import { IdempotencyConflict, NotReady, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from "./errors.js"
 
 export const problemContentType = "application/problem+json"
@@ -90,9 +92,17 @@ export const OverloadedProblem = asProblem(Overloaded, 503, "Overloaded", "Overl
 export const ConsumerNotFoundProblem = asProblem(ConsumerNotFound, 404, "Consumer not found", "ConsumerNotFound")
 export const OffsetBehindProblem = asProblem(OffsetBehind, 409, "A commit only moves forward", "OffsetBehind")
 
+export const ProjectNotFoundProblem = asProblem(ProjectNotFound, 404, "Project not found", "ProjectNotFound")
+export const ProjectExistsProblem = asProblem(ProjectExists, 409, "Project exists", "ProjectExists")
+export const ProjectArchivedProblem = asProblem(ProjectArchived, 409, "Project archived", "ProjectArchived")
+export const SessionNotFoundProblem = asProblem(SessionNotFound, 404, "Session not found", "SessionNotFound")
+export const PullRequestOwnedProblem = asProblem(PullRequestOwned, 409, "Pull request owned by another session", "PullRequestOwned")
+export const SessionTransitionRefusedProblem = asProblem(SessionTransitionRefused, 409, "Not allowed in the session's state", "SessionTransitionRefused")
+
 /** Tags the endpoint schemas encode; any other failure reaching the edge is a 500. */
 export const declaredTags: ReadonlySet<string> = new Set([
   "InvalidInput", "Unauthorized", "NotificationNotFound", "DeliveryNotFound", "IllegalTransition",
   "StaleWrite", "IdempotencyConflict", "PayloadTooLarge", "NotReady", "SinkNotFound", "Overloaded", "UnsupportedMediaType",
-  "ConsumerNotFound", "OffsetBehind"
+  "ConsumerNotFound", "OffsetBehind", "ProjectNotFound", "ProjectExists", "ProjectArchived", "SessionNotFound",
+  "PullRequestOwned", "SessionTransitionRefused"
 ])
