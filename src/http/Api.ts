@@ -237,11 +237,11 @@ export class DeliveriesGroup extends HttpApiGroup.make("deliveries")
 
 // ---- change feed, settings, operations -------------------------------------------------
 
-const changeEntities: ReadonlyArray<string> = ["notification", "delivery", "settings", "circuit"]
-const ChangeEntity = Schema.Trim.pipe(Schema.filter((e) => changeEntities.includes(e) || "expected notification, delivery, settings or circuit"))
+const changeEntities: ReadonlyArray<string> = ["notification", "delivery", "settings", "circuit", "session", "pull_request", "check", "github_delivery"]
+const ChangeEntity = Schema.Trim.pipe(Schema.filter((e) => changeEntities.includes(e) || `expected one of ${changeEntities.join(", ")}`))
 /** `?entity=notification,delivery`: which entities' changes to stream; an unknown one is a 400, not a silent filter. */
 const ChangeEntities = Schema.compose(Schema.split(","), Schema.NonEmptyArray(ChangeEntity))
-  .annotations({ description: "comma-separated entities: notification, delivery, settings, circuit" })
+  .annotations({ description: `comma-separated entities: ${changeEntities.join(", ")}` })
 
 export class EventsGroup extends HttpApiGroup.make("events")
   .add(
@@ -249,6 +249,8 @@ export class EventsGroup extends HttpApiGroup.make("events")
       .setUrlParams(Schema.Struct({
         after: Schema.optional(Seq),
         entity: Schema.optional(ChangeEntities),
+        project: Schema.optional(Text(200).annotations({ description: "only changes that carry this project id (sessions, pull requests, checks, notifications)" })),
+        session: Schema.optional(Text(200).annotations({ description: "only changes that carry this session id" })),
         consumer: Schema.optional(ConsumerName.annotations({ description: "a durable consumer: resume after its committed offset" }))
       }))
       .setHeaders(Schema.Struct({ "last-event-id": Schema.optional(Seq) }))

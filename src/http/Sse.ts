@@ -15,6 +15,7 @@ import { Broadcaster } from "../runtime/Broadcaster.js"
 import { Draining } from "./Draining.js"
 import { HttpOptions } from "./HttpOptions.js"
 import type { FrameRing } from "./internal/FrameRing.js"
+import type { ChangeFilter } from "./internal/ChangeFilter.js"
 import { SseClient } from "./internal/SseClient.js"
 import { cursorAfter, encodeFrame, opening } from "./internal/sseFrames.js"
 import { SseHub } from "./internal/SseHub.js"
@@ -85,7 +86,7 @@ export class Sse extends Effect.Service<Sse>()("herald/http/Sse", {
           const cursor = cursorAfter(e)
           if (cursor <= client.cursor) continue
           client.cursor = cursor
-          if (e instanceof ChangeEvent && !client.accepts(e.entity)) continue
+          if (e instanceof ChangeEvent && !client.accepts(e)) continue
           const frame = encodeFrame(e)
           parts.push(frame)
           size += frame.length
@@ -150,12 +151,12 @@ export class Sse extends Effect.Service<Sse>()("herald/http/Sse", {
         }
       }).pipe(Effect.scoped, Effect.ensuring(leave(client)))
 
-    /** An SSE response of every change after `after` (only of `entities`, when given). */
-    const respond = (request: HttpServerRequest.HttpServerRequest, after: number, entities?: ReadonlySet<string>) =>
+    /** An SSE response of every change after `after` (only those `filter` accepts, when given). */
+    const respond = (request: HttpServerRequest.HttpServerRequest, after: number, filter?: ChangeFilter) =>
       Effect.gen(function* () {
         const response = NodeHttpServerRequest.toServerResponse(request)
         const newest = live === undefined ? yield* herald.latestSeq : 0
-        const client = new SseClient(after, entities, () => response.destroy(), opening(options.sseRetryMs), clientBuffer)
+        const client = new SseClient(after, filter, () => response.destroy(), opening(options.sseRetryMs), clientBuffer)
         // However the connection goes (even before the body is piped), the client's driver sees it closed.
         response.once("close", () => client.readable.destroy())
         // A client in the hub without its driver would never leave it (and keep the feed running).

@@ -131,20 +131,22 @@ export class Sessions extends Effect.Service<Sessions>()("herald/Sessions", {
           conclusion: c.conclusion ?? null, detailsUrl: c.detailsUrl ?? null, failedStep: c.failedStep ?? null,
           logExcerpt: c.logExcerpt ?? null, updatedAt: now
         }))
-        // The PR row first: checks and comments refer to it.
-        const base: PullRequestRow = {
-          url: o.url, sessionId: row.id, projectId: row.projectId, number: o.number, state: o.state,
-          reviewDecision: o.reviewDecision ?? stored?.reviewDecision ?? null, mergeability: o.mergeability ?? stored?.mergeability ?? null,
-          ciState: stored?.ciState ?? "pending", headSha: o.headSha, headBranch: o.headBranch ?? stored?.headBranch ?? null,
-          failedRuns: stored?.failedRuns ?? 0, createdAt: stored?.createdAt ?? now, updatedAt: now
-        }
-        yield* store.upsertPullRequestInTx(base)
-        yield* store.upsertChecksInTx(checks)
-        const history = yield* store.checksOfInTx(o.url)
+        // The history as it will be once these checks are written (each replaces its name at the head commit).
+        const written = new Set(checks.map((c) => c.name))
+        const before = stored === undefined ? [] : yield* store.checksOfInTx(o.url)
+        const history = [...before.filter((c) => c.headSha !== o.headSha || !written.has(c.name)), ...checks]
         const atHead = history.filter((c) => c.headSha === o.headSha)
         const ciState: CiState = ciStateOf(atHead.map((c) => ({ status: c.status, conclusion: c.conclusion ?? undefined })))
         const failedRuns = failingStreak(history)
-        yield* store.upsertPullRequestInTx({ ...base, ciState, failedRuns })
+        const base: PullRequestRow = {
+          url: o.url, sessionId: row.id, projectId: row.projectId, number: o.number, state: o.state,
+          reviewDecision: o.reviewDecision ?? stored?.reviewDecision ?? null, mergeability: o.mergeability ?? stored?.mergeability ?? null,
+          ciState, headSha: o.headSha, headBranch: o.headBranch ?? stored?.headBranch ?? null,
+          failedRuns, createdAt: stored?.createdAt ?? now, updatedAt: now
+        }
+        // The PR row first (one write): checks and comments refer to it.
+        yield* store.upsertPullRequestInTx(base)
+        yield* store.upsertChecksInTx(checks)
         const fresh = yield* store.insertCommentsInTx(o.comments.map((c) => ({
           prUrl: o.url, id: c.id, sessionId: row.id, author: c.author, body: c.body, path: c.path ?? null, line: c.line ?? null, createdAt: now
         })))

@@ -4,7 +4,7 @@
  */
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { call, testServer } from "./support.js"
+import { call, eventually, openSse, testServer } from "./support.js"
 
 const prUrl = "https://github.com/acme/api/pull/3"
 
@@ -80,5 +80,39 @@ layer(testServer(), { excludeTestServices: true })("sessions over HTTP", (it) =>
       expect(noProject).toMatchObject({ status: 404, body: { code: "ProjectNotFound" } })
       expect((yield* call("GET", "/v1/sessions/web-1")).body).toEqual(before)
       expect((yield* call("GET", "/v1/sessions/web-2")).body).toMatchObject({ state: "pr_open" })
+    }))
+
+  it.effect("the change feed carries session, PR and check events, filtered by ?session= and ?project=", () =>
+    Effect.gen(function* () {
+      yield* call("POST", "/v1/projects", { body: { id: "feed", name: "Feed" } })
+      yield* call("POST", "/v1/projects", { body: { id: "other", name: "Other" } })
+      const start = ((yield* call("GET", "/v1/stats")).status, 0)
+      const bySession = yield* openSse(`/v1/events?session=feed-2&after=${start}`)
+      const byProject = yield* openSse(`/v1/events?project=other&entity=session&after=${start}`)
+      yield* call("POST", "/v1/sessions", { body: { projectId: "feed" } })
+      yield* call("POST", "/v1/sessions", { body: { projectId: "feed" } })
+      yield* call("POST", "/v1/sessions", { body: { projectId: "other" } })
+      yield* call("POST", "/v1/sessions/feed-2/observations/pr", {
+        body: { url: "https://github.com/acme/feed/pull/1", number: 1, state: "open", headSha: "h1", checks: [{ name: "ci", status: "in_progress" }] }
+      })
+      yield* call("POST", "/v1/sessions/feed-2/observations/pr", {
+        body: { url: "https://github.com/acme/feed/pull/1", number: 1, state: "open", headSha: "h1", checks: [{ name: "ci", status: "completed", conclusion: "failure" }] }
+      })
+      yield* call("POST", "/v1/sessions/feed-1/terminate", { body: { reason: "not this one" } })
+      yield* call("POST", "/v1/sessions/other-1/terminate", { body: { reason: "done" } })
+      const seen = yield* eventually(Effect.sync(() => bySession.changes()), (c) => c.some((e) => e.entity === "check" && e.event === "failure"))
+      const brief = (c: ReadonlyArray<{ entity: string; entityId: string; event: string }>) => c.map((e) => `${e.entity}:${e.event}`)
+      expect(brief(seen.filter((e) => e.entity !== "notification" && e.entity !== "delivery"))).toEqual([
+        "session:created", "pull_request:created", "check:in_progress", "session:ci_running",
+        "pull_request:updated", "check:failure", "session:ci_failed"
+      ])
+      expect(seen.every((e) => (e as unknown as { payload: { sessionId?: string } }).payload.sessionId === "feed-2")).toBe(true)
+      const other = yield* eventually(Effect.sync(() => byProject.changes()), (c) => c.length >= 2)
+      expect(brief(other)).toEqual(["session:created", "session:killed"])
+      expect(other.map((e) => e.entityId)).toEqual(["other-1", "other-1"])
+      yield* bySession.close
+      yield* byProject.close
+      const badEntity = yield* call("GET", "/v1/events?entity=sessions")
+      expect(badEntity.status).toBe(400)
     }))
 })

@@ -1,5 +1,5 @@
 /**
- * Handler of the change feed, optionally filtered by entity. It starts after Last-Event-ID (a
+ * Handler of the change feed, optionally filtered by entity, project and session. It starts after Last-Event-ID (a
  * reconnecting EventSource: the newest the client has seen on this connection), else after the
  * durable consumer's committed offset, else ?after= (where a consumer with no offset starts),
  * else the newest change.
@@ -8,6 +8,7 @@ import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
 import { Herald } from "../../services/Herald.js"
 import { HeraldApi } from "../Api.js"
+import { ChangeFilter } from "../internal/ChangeFilter.js"
 import { Sse } from "../Sse.js"
 import { storageAsDefect } from "./storage.js"
 
@@ -25,7 +26,11 @@ export const EventsLive = HttpApiBuilder.group(HeraldApi, "events", (handlers) =
             storageAsDefect
           )
         const after = headers["last-event-id"] ?? committed ?? urlParams.after ?? (yield* herald.latestSeq)
-        const entities = urlParams.entity === undefined ? undefined : new Set<string>(urlParams.entity)
-        return yield* sse.respond(request, after, entities)
+        const filter = ChangeFilter.of({
+          entities: urlParams.entity === undefined ? undefined : new Set<string>(urlParams.entity),
+          project: urlParams.project,
+          session: urlParams.session
+        })
+        return yield* sse.respond(request, after, filter)
       }))
   }))

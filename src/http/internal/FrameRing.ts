@@ -3,10 +3,11 @@
  * each change is encoded once, and a client is only a position in here. Bounded by count and
  * bytes; a client that falls behind the oldest entry reads from the database instead.
  */
+import type { ChangeEvent } from "../../domain/ChangeEvent.js"
 
 export class FrameRing {
   private readonly cursors: Array<number>
-  private readonly entities: Array<string | undefined>
+  private readonly events: Array<ChangeEvent | undefined>
   private readonly frames: Array<Uint8Array | undefined>
   /** Absolute positions: entries are [first, next). */
   private first = 0
@@ -20,7 +21,7 @@ export class FrameRing {
     this.from = after
     this.head = after
     this.cursors = new Array(capacity)
-    this.entities = new Array(capacity)
+    this.events = new Array(capacity)
     this.frames = new Array(capacity)
   }
 
@@ -34,19 +35,20 @@ export class FrameRing {
 
   /**
    * A frame that moves its reader to `cursor` (a change's seq, or where a Resync leaves it);
-   * `entity` is what a filter looks at, undefined for a Resync, which every reader gets.
+   * `event` is what a filter looks at, undefined for a Resync, which every reader gets.
    */
-  append(cursor: number, entity: string | undefined, frame: Uint8Array): void {
+  append(cursor: number, event: ChangeEvent | undefined, frame: Uint8Array): void {
     while (this.next > this.first && (this.next - this.first >= this.capacity || this.bytes + frame.length > this.maxBytes)) {
       const i = this.first % this.capacity
       this.from = this.cursors[i]!
       this.bytes -= this.frames[i]!.length
       this.frames[i] = undefined // let the bytes go now, not when the slot is reused
+      this.events[i] = undefined
       this.first++
     }
     const i = this.next % this.capacity
     this.cursors[i] = cursor
-    this.entities[i] = entity
+    this.events[i] = event
     this.frames[i] = frame
     this.bytes += frame.length
     this.next++
@@ -69,8 +71,8 @@ export class FrameRing {
     return this.cursors[position % this.capacity]!
   }
 
-  entityAt(position: number): string | undefined {
-    return this.entities[position % this.capacity]
+  eventAt(position: number): ChangeEvent | undefined {
+    return this.events[position % this.capacity]
   }
 
   frameAt(position: number): Uint8Array {

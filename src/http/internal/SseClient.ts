@@ -6,12 +6,14 @@
  */
 import { Effect } from "effect"
 import { Readable } from "node:stream"
+import type { ChangeEvent } from "../../domain/ChangeEvent.js"
+import type { ChangeFilter } from "./ChangeFilter.js"
 
 export type ClientState = "open" | "ending" | "closed"
 
 export class SseClient {
   readonly readable: Readable
-  /** The last sequence number this client has passed: sent, or left out by its entity filter. */
+  /** The last sequence number this client has passed: sent, or left out by its filter. */
   cursor: number
   /** Ring position of its next frame while it follows the ring; undefined while it reads from the database. */
   position: number | undefined = undefined
@@ -31,7 +33,7 @@ export class SseClient {
 
   constructor(
     after: number,
-    private readonly entities: ReadonlySet<string> | undefined,
+    private readonly filter: ChangeFilter | undefined,
     /** Cuts the connection (the socket), for a client that does not even read its end. */
     readonly cut: () => void,
     opening: Uint8Array,
@@ -55,13 +57,14 @@ export class SseClient {
     this.readable.push(opening)
   }
 
-  /** It has no entity filter. */
+  /** It has no filter. */
   get acceptsAll(): boolean {
-    return this.entities === undefined
+    return this.filter === undefined
   }
 
-  accepts(entity: string | undefined): boolean {
-    return entity === undefined || this.entities === undefined || this.entities.has(entity)
+  /** Whether it gets this change (undefined: a Resync, which every client gets). */
+  accepts(event: ChangeEvent | undefined): boolean {
+    return event === undefined || this.filter === undefined || this.filter.accepts(event)
   }
 
   /** Hands bytes to the socket's side; false when it wants no more for now. */

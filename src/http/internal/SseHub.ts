@@ -69,7 +69,7 @@ export class SseHub {
   /** Live changes read by the feed of `ring`, each encoded once; `flushAll` hands them out. */
   append(ring: FrameRing, events: Chunk.Chunk<ChangeEvent | Resync>): void {
     if (ring !== this.ring) return // a feed being stopped, whose ring was replaced
-    for (const e of events) ring.append(cursorAfter(e), e instanceof ChangeEvent ? e.entity : undefined, this.options.encode(e))
+    for (const e of events) ring.append(cursorAfter(e), e instanceof ChangeEvent ? e : undefined, this.options.encode(e))
   }
 
   /** Gives every follower what its socket takes of the ring. */
@@ -116,7 +116,7 @@ export class SseHub {
           const cursor = ring.cursorAt(position)
           if (cursor <= client.cursor) continue
           client.cursor = cursor
-          if (!client.accepts(ring.entityAt(position))) continue
+          if (!client.accepts(ring.eventAt(position))) continue
           const frame = ring.frameAt(position)
           parts.push(frame)
           size += frame.length

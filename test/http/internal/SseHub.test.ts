@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import { ChangeEvent, Resync } from "../../../src/domain/ChangeEvent.js"
+import { ChangeFilter } from "../../../src/http/internal/ChangeFilter.js"
 import { SseClient } from "../../../src/http/internal/SseClient.js"
 import { encodeFrame, opening } from "../../../src/http/internal/sseFrames.js"
 import { SseHub } from "../../../src/http/internal/SseHub.js"
@@ -22,7 +23,7 @@ const hubOf = (capacity: number, maxPush = 4_096) => {
 }
 
 const clientAt = (after: number, filter?: ReadonlySet<string>, highWaterMark = 1_024) =>
-  new SseClient(after, filter, () => {}, opening(2_000), highWaterMark)
+  new SseClient(after, filter === undefined ? undefined : ChangeFilter.of({ entities: filter }), () => {}, opening(2_000), highWaterMark)
 
 /** Reads what the client's stream holds (Node asks the hub for more as it is read). */
 const read = (client: SseClient): string => {
