@@ -1,5 +1,5 @@
 /**
- * The settings document: sinks, routes, retry policy, lease TTL. Its shape is a public
+ * The settings document: sinks, routes, retry policy, lease TTL, integrations. Its shape is a public
  * contract (shared/DESIGN.md): extend it, never rename. Storage is SettingsStore's.
  */
 import { Schema } from "effect"
@@ -182,12 +182,24 @@ export const retryOf = (
   }
 }
 
+/**
+ * Services that send to Herald. `github.secret` is the webhook secret GitHub signs its deliveries
+ * with (X-Hub-Signature-256); without it the GitHub intake takes nothing.
+ */
+export const Integrations = Schema.Struct({
+  github: Schema.optional(Schema.Struct({
+    secret: Schema.String.pipe(Schema.minLength(1, { message: () => "must not be empty: GitHub signs with a non-empty secret" }))
+  }))
+})
+export type Integrations = typeof Integrations.Type
+
 export const Settings = Schema.Struct({
   enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   sinks: Schema.optionalWith(Schema.Record({ key: SinkName, value: SinkConfig }), { default: () => ({}) }),
   routes: Schema.optionalWith(Schema.Array(Route), { default: () => [] }),
   retry: Schema.optionalWith(RetrySettings, { default: () => Schema.decodeUnknownSync(RetrySettings)({}) }),
-  leaseMs: Schema.optionalWith(Schema.Int.pipe(Schema.between(1_000, 3_600_000)), { default: () => 30_000 })
+  leaseMs: Schema.optionalWith(Schema.Int.pipe(Schema.between(1_000, 3_600_000)), { default: () => 30_000 }),
+  integrations: Schema.optionalWith(Integrations, { default: () => ({}) })
 }).pipe(
   // A sink's own baseMs or capMs is checked against the other as they combine with the global ones.
   Schema.filter((s) => {

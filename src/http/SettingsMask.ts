@@ -76,16 +76,39 @@ export const maskSettings = (settings: Settings): SettingsInput => {
     for (const field of urlFields[sink.type] ?? []) if (typeof copy[field] === "string") copy[field] = maskUrl(copy[field])
     sinks[name] = copy
   }
-  return { ...doc, sinks } as SettingsInput
+  const github = doc.integrations?.github
+  // GitHub's webhook secret proves deliveries are GitHub's: whoever reads it can forge them.
+  const integrations = github === undefined ? doc.integrations : { ...doc.integrations, github: { ...github, secret: masked } }
+  return { ...doc, sinks, ...(integrations === undefined ? {} : { integrations }) } as SettingsInput
+}
+
+/**
+ * The masked GitHub secret sent back is the stored one. It is bound to no destination: Herald
+ * only checks with it what arrives, it never sends it anywhere.
+ */
+const unmaskIntegrations = (input: object, stored: Settings, issues: Array<{ path: string; message: string }>): object => {
+  const integrations = (input as { integrations?: unknown }).integrations
+  if (typeof integrations !== "object" || integrations === null) return input
+  const github = (integrations as { github?: unknown }).github
+  if (typeof github !== "object" || github === null || (github as { secret?: unknown }).secret !== masked) return input
+  const secret = stored.integrations.github?.secret
+  if (secret === undefined) {
+    issues.push({ path: "integrations.github.secret", message: "a masked value can only be sent back for a secret that is stored; send the real value" })
+    return input
+  }
+  return { ...input, integrations: { ...integrations, github: { ...github, secret } } }
 }
 
 /** Puts the stored secrets back where `input` carries the mask. */
 export const unmaskSettings = (input: unknown, stored: Settings): Effect.Effect<unknown, InvalidInput> => {
   if (typeof input !== "object" || input === null) return Effect.succeed(input)
-  const sinks = (input as { sinks?: unknown }).sinks
-  if (typeof sinks !== "object" || sinks === null) return Effect.succeed(input)
-  const storedSinks = encode(stored).sinks ?? {}
   const issues: Array<{ path: string; message: string }> = []
+  const withIntegrations = unmaskIntegrations(input, stored, issues)
+  const sinks = (input as { sinks?: unknown }).sinks
+  if (typeof sinks !== "object" || sinks === null) {
+    return issues.length > 0 ? Effect.fail(new InvalidInput({ what: "settings", issues })) : Effect.succeed(withIntegrations)
+  }
+  const storedSinks = encode(stored).sinks ?? {}
   const restored: Record<string, unknown> = {}
   for (const [name, sink] of Object.entries(sinks as Record<string, unknown>)) {
     if (typeof sink !== "object" || sink === null) {
@@ -122,5 +145,5 @@ export const unmaskSettings = (input: unknown, stored: Settings): Effect.Effect<
     restored[name] = copy
   }
   if (issues.length > 0) return Effect.fail(new InvalidInput({ what: "settings", issues }))
-  return Effect.succeed({ ...(input as object), sinks: restored })
+  return Effect.succeed({ ...withIntegrations, sinks: restored })
 }

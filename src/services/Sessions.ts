@@ -111,13 +111,18 @@ export class Sessions extends Effect.Service<Sessions>()("herald/Sessions", {
       })
 
     /** One observation of a session: in its turn, in one transaction, from the row as it is now. */
-    const observe = <A, E>(id: string, body: (row: SessionRow, now: number) => Effect.Effect<A, E>) =>
-      oneAtATime(id, writer.transaction(Effect.gen(function* () {
+    const observe = <A, E>(id: string, body: (row: SessionRow, now: number) => Effect.Effect<A, E>) => {
+      const once = writer.transaction(Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const row = yield* store.sessionForUpdateInTx(id)
         if (row === undefined) return yield* new SessionNotFound({ sessionId: id })
         return yield* body(row, now)
-      })))
+      }))
+      // Inside a caller's transaction (the GitHub intake's) that transaction already orders it
+      // (SQLite's one writer, PostgreSQL's row lock); waiting for the key there would deadlock
+      // with an observation that holds the key and waits for the writer.
+      return Effect.flatMap(writer.inTransaction, (nested) => (nested ? once : oneAtATime(id, once)))
+    }
 
     const observePr = Effect.fn("Sessions.observePr")(function* (id: string, input: unknown) {
       const o = yield* decodePr(input)

@@ -144,6 +144,8 @@ export interface SessionStoreShape {
   /** Spends one of `key`'s budget for the session; returns how many were spent before. */
   readonly spendBudgetInTx: (sessionId: string, key: string, notificationId: string | null, now: number) => Effect.Effect<number, SqlError>
   readonly budgetsOf: (sessionId: string) => Effect.Effect<ReadonlyArray<{ readonly key: string; readonly spent: number; readonly lastNotificationId: string | null }>, SqlError>
+  /** Whether a GitHub delivery of this id was recorded (X-GitHub-Delivery: a redelivery keeps it). */
+  readonly githubDeliverySeenInTx: (deliveryId: string) => Effect.Effect<boolean, SqlError>
   /** Records a GitHub delivery unless its id was seen; whether it is new. */
   readonly recordGithubDeliveryInTx: (row: GithubDeliveryRow) => Effect.Effect<boolean, SqlError>
 }

@@ -19,6 +19,17 @@ describe("SettingsMask", () => {
     }), { numRuns: 200 })
   })
 
+  it("the GitHub secret leaves masked and comes back as stored, but a mask where none is stored is refused with its path", () => {
+    const stored = decode({ integrations: { github: { secret: "gh-webhook-secret" } } })
+    const out = maskSettings(stored)
+    expect(out.integrations).toEqual({ github: { secret: "********" } })
+    expect(Effect.runSync(unmaskSettings(out, stored))).toMatchObject({ integrations: { github: { secret: "gh-webhook-secret" } } })
+    const refused = Effect.runSync(Effect.flip(unmaskSettings(out, decode({}))))
+    expect(refused.issues).toEqual([expect.objectContaining({ path: "integrations.github.secret" })])
+    // A new secret sent in place of the mask replaces the stored one.
+    expect(Effect.runSync(unmaskSettings({ integrations: { github: { secret: "rotated" } } }, stored))).toEqual({ integrations: { github: { secret: "rotated" } } })
+  })
+
   it("a masked URL keeps its scheme, host, port, path and parameter names, and masking it again changes nothing", () => {
     const part = fc.stringMatching(/^[A-Za-z0-9_.~-]{1,12}$/)
     const url = fc.record({

@@ -18,6 +18,7 @@ export interface Secrets {
   readonly urlToken: string
   readonly bareToken: string
   readonly slackPath: string
+  readonly githubSecret: string
 }
 
 export const secrets: fc.Arbitrary<Secrets> = fc.record({
@@ -28,7 +29,8 @@ export const secrets: fc.Arbitrary<Secrets> = fc.record({
   urlPassword: urlSecret,
   urlToken: urlSecret,
   bareToken: urlSecret,
-  slackPath: urlSecret
+  slackPath: urlSecret,
+  githubSecret: anySecret
 })
 
 /** Every secret of `s`, as it was written and as JSON escapes it. */
@@ -51,7 +53,8 @@ export const documentWith = (s: Secrets, shape: { readonly userinfo: boolean; re
     mail: { type: "email", host: "smtp.example.com", port: 587, user: "herald", password: s.password, from: "h@example.com", to: ["ops@example.com"] },
     stdout: { type: "log" }
   },
-  routes: [{ sink: "stdout", minPriority: "low" }]
+  routes: [{ sink: "stdout", minPriority: "low" }],
+  integrations: { github: { secret: s.githubSecret } }
 })
 
 /** Ways to get a document wrong with a secret in the way: wrong types, wrong places, unknown sinks. */

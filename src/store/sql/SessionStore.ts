@@ -161,11 +161,14 @@ const make = (engine: Engine) => Effect.gen(function* () {
                    VALUES (${g.deliveryId}, ${g.event}, ${g.action}, ${g.outcome}, ${g.reason}, ${g.sessionId}, ${g.projectId}, ${g.receivedAt})
                    ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id`, (r) => r.length > 0)
 
+  const githubDeliverySeenInTx = (deliveryId: string) =>
+    Effect.map(sql`SELECT 1 AS seen FROM github_deliveries WHERE delivery_id = ${deliveryId}`, (r) => r.length > 0)
+
   return {
     insertProjectInTx, archiveProjectInTx, project, projects, takeSessionNumberInTx, insertSessionInTx,
     sessionForUpdateInTx, updateSessionInTx, session, sessions, liveSessionsWithRuntime, sessionsOnBranch,
     pullRequestInTx, pullRequest, pullRequestsOf, upsertPullRequestInTx, upsertChecksInTx, checksOfInTx, checksOf,
-    insertCommentsInTx, spendBudgetInTx, budgetsOf, recordGithubDeliveryInTx
+    insertCommentsInTx, spendBudgetInTx, budgetsOf, githubDeliverySeenInTx, recordGithubDeliveryInTx
   } as const
 })
 
