@@ -35,6 +35,11 @@ export interface RuntimeOptions {
    * sink writes to stdout only, and settings naming a `path` are refused.
    */
   readonly logDir: string | undefined
+  /**
+   * How often the session reaper probes the runtimes of live sessions (src/services/sessions/Reaper.ts);
+   * 0 turns its loop off (an embedder that reaps itself, through `reapOnce`).
+   */
+  readonly reaperIntervalMs: number
 }
 
 export const makeOwner = () => `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`
@@ -48,7 +53,8 @@ export const defaultRuntimeOptions = (): RuntimeOptions => ({
   feedPollMs: 250,
   changeRetentionMs: 7 * 24 * 60 * 60 * 1_000,
   historyRetentionMs: 30 * 24 * 60 * 60 * 1_000,
-  logDir: undefined
+  logDir: undefined,
+  reaperIntervalMs: 30_000
 })
 
 export class RuntimeConfig extends Context.Tag("herald/RuntimeConfig")<RuntimeConfig, RuntimeOptions>() {
