@@ -21,6 +21,8 @@ import { Herald as HeraldService, makeHerald } from "../services/Herald.js"
 import { OperatorCommands } from "../services/OperatorCommands.js"
 import { Sessions } from "../services/Sessions.js"
 import { AgentMessageWatch } from "../services/sessions/AgentMessageWatch.js"
+import { GithubIntake } from "../services/sessions/GithubIntake.js"
+import { Reaper } from "../services/sessions/Reaper.js"
 import { PullSinks } from "../services/PullSinks.js"
 import { SinkStatuses } from "../services/SinkStatuses.js"
 import { SinkTester } from "../services/SinkTester.js"
@@ -75,7 +77,7 @@ const heraldLayer = (config: HeraldConfig) => {
   const routing = Layer.mergeAll(Router.Default, Broadcaster.Default, Circuits.Default).pipe(Layer.provideMerge(stores))
   const supervised = Supervisor.Default.pipe(Layer.provideMerge(Dispatcher.Default.pipe(Layer.provideMerge(routing))))
   const commands = Layer.mergeAll(Enqueuer.Default, OperatorCommands.Default, PullSinks.Default, SinkTester.Default, SinkStatuses.Default, DurableConsumers.Default).pipe(Layer.provideMerge(supervised))
-  const sessions = AgentMessageWatch.Default.pipe(Layer.provideMerge(Sessions.Default.pipe(Layer.provideMerge(commands))))
-  const runtime = Layer.mergeAll(Retention.Default, HistoryRetention.Default).pipe(Layer.provideMerge(sessions))
+  const sessions = Layer.mergeAll(AgentMessageWatch.Default, GithubIntake.Default).pipe(Layer.provideMerge(Sessions.Default.pipe(Layer.provideMerge(commands))))
+  const runtime = Layer.mergeAll(Retention.Default, HistoryRetention.Default, Reaper.Default).pipe(Layer.provideMerge(sessions))
   return Layer.effect(HeraldService, makeHerald).pipe(Layer.provideMerge(runtime))
 }

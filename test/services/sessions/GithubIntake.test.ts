@@ -59,7 +59,7 @@ const start = Effect.gen(function* () {
 
 /** `body` on a fresh Herald with the GitHub secret set and the intake on top of it. */
 const withIntake = <A, E>(body: Effect.Effect<A, E, GithubIntake | Sessions | Herald | ChangeLogStore | SqlClient.SqlClient>, herald: unknown = settings) =>
-  withHerald(() => body.pipe(Effect.provide(GithubIntake.Default)), undefined, herald)
+  withHerald(() => body, undefined, herald)
 
 describe("GithubIntake", () => {
   it.scoped("a PR's life from its webhooks: opened on the session's branch, CI failed (the agent is told), green, approved, merged", () =>

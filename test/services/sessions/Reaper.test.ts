@@ -11,11 +11,11 @@ import { goneReason, Reaper } from "../../../src/services/sessions/Reaper.js"
 import { eventually, heraldLayer, memorySettings, stays, tempDatabase } from "../../support/herald.js"
 import { receiver } from "../../support/receiver.js"
 
-/** `body` against a fresh Herald with the Reaper on top (Herald.ts does not hold it yet). */
+/** `body` against a fresh Herald (its Reaper included). */
 const withReaper = <A, E, R>(body: Effect.Effect<A, E, R>, runtime: HeraldConfig["runtime"] = {}) =>
   Effect.gen(function* () {
     const db = yield* tempDatabase
-    const layer = Layer.fresh(Reaper.Default.pipe(Layer.provideMerge(heraldLayer(db, runtime))))
+    const layer = Layer.fresh(heraldLayer(db, runtime))
     return yield* Effect.scoped(Effect.provide(Effect.gen(function* () {
       yield* (yield* Herald).putSettings(memorySettings)
       return yield* body
