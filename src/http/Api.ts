@@ -14,7 +14,7 @@ import { SinkStatus } from "../domain/SinkStatus.js"
 import { SinkTestResult } from "../services/SinkTester.js"
 import { Authorization } from "./Authorization.js"
 import { JsonBody } from "./JsonBody.js"
-import { ProjectsGroup, SessionsGroup } from "./SessionsApi.js"
+import { IntegrationsGroup, ProjectsGroup, SessionsGroup } from "./SessionsApi.js"
 import {
   ConsumerNotFoundProblem,
   DeliveryNotFoundProblem,
@@ -383,6 +383,7 @@ export class HeraldApi extends HttpApi.make("herald")
   .add(SinksGroup)
   .add(ProjectsGroup)
   .add(SessionsGroup)
+  .add(IntegrationsGroup)
   .add(OpsGroup)
   .add(HealthGroup)
   .annotate(OpenApi.Title, "Herald")

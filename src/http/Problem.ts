@@ -17,6 +17,7 @@ import {
   SinkNotFound,
   StaleWrite
 } from "../domain/errors.js"
+import { GithubIntakeNotConfigured, GithubSignatureInvalid } from "../domain/githubErrors.js"
 import { ProjectArchived, ProjectExists, ProjectNotFound, PullRequestOwned, SessionNotFound } from "../domain/sessionErrors.js"
 import { IdempotencyConflict, NotReady, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from "./errors.js"
 
@@ -99,10 +100,13 @@ export const SessionNotFoundProblem = asProblem(SessionNotFound, 404, "Session n
 export const PullRequestOwnedProblem = asProblem(PullRequestOwned, 409, "Pull request owned by another session", "PullRequestOwned")
 export const SessionTransitionRefusedProblem = asProblem(SessionTransitionRefused, 409, "Not allowed in the session's state", "SessionTransitionRefused")
 
+export const GithubSignatureInvalidProblem = asProblem(GithubSignatureInvalid, 401, "Signature invalid", "GithubSignatureInvalid")
+export const GithubIntakeNotConfiguredProblem = asProblem(GithubIntakeNotConfigured, 404, "GitHub intake not configured", "GithubIntakeNotConfigured")
+
 /** Tags the endpoint schemas encode; any other failure reaching the edge is a 500. */
 export const declaredTags: ReadonlySet<string> = new Set([
   "InvalidInput", "Unauthorized", "NotificationNotFound", "DeliveryNotFound", "IllegalTransition",
   "StaleWrite", "IdempotencyConflict", "PayloadTooLarge", "NotReady", "SinkNotFound", "Overloaded", "UnsupportedMediaType",
   "ConsumerNotFound", "OffsetBehind", "ProjectNotFound", "ProjectExists", "ProjectArchived", "SessionNotFound",
-  "PullRequestOwned", "SessionTransitionRefused"
+  "PullRequestOwned", "SessionTransitionRefused", "GithubSignatureInvalid", "GithubIntakeNotConfigured"
 ])

@@ -10,7 +10,7 @@ import { ProjectView, SessionDetail, SessionView } from "../services/sessions/vi
 import { Authorization } from "./Authorization.js"
 import { JsonBody } from "./JsonBody.js"
 import {
-  InvalidInputProblem, ProjectArchivedProblem, ProjectExistsProblem, ProjectNotFoundProblem, PullRequestOwnedProblem,
+  GithubIntakeNotConfiguredProblem, GithubSignatureInvalidProblem, InvalidInputProblem, ProjectArchivedProblem, ProjectExistsProblem, ProjectNotFoundProblem, PullRequestOwnedProblem,
   SessionNotFoundProblem, SessionTransitionRefusedProblem
 } from "./Problem.js"
 
@@ -94,3 +94,27 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
   .middleware(JsonBody)
   .middleware(Authorization)
   .annotate(OpenApi.Description, "Coding-agent sessions: their pull requests, CI and reviews, and the reactions they trigger") {}
+
+/** GitHub's own webhook deliveries: authenticated by their signature (X-Hub-Signature-256), not a token. */
+export class IntegrationsGroup extends HttpApiGroup.make("integrations")
+  .add(
+    HttpApiEndpoint.post("github", "/integrations/github")
+      .setHeaders(Schema.Struct({
+        "x-github-event": Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100)),
+        "x-github-delivery": Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
+        "x-hub-signature-256": Schema.optional(Schema.String)
+      }))
+      .addSuccess(Schema.Struct({
+        outcome: Schema.Literal("applied", "ignored", "duplicate"),
+        sessionId: Schema.NullOr(Schema.String),
+        reason: Schema.NullOr(Schema.String)
+      }).annotations(HttpApiSchema.annotations({ status: 202 })))
+      .addError(InvalidInputProblem)
+      .addError(GithubSignatureInvalidProblem)
+      .addError(GithubIntakeNotConfiguredProblem)
+      .annotate(OpenApi.Description,
+        "A repository webhook (pull_request, pull_request_review, pull_request_review_comment, issue_comment, check_run, check_suite, workflow_run), signed with integrations.github.secret. Applied to the session that owns the PR (by URL, or by head branch); an event no session owns is 202 and recorded as ignored; a redelivery (same X-GitHub-Delivery) changes nothing")
+  )
+  .prefix("/v1")
+  .middleware(JsonBody)
+  .annotate(OpenApi.Description, "Integrations that call Herald with their own authentication") {}

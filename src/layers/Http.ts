@@ -15,7 +15,7 @@ import { DashboardLive } from "../http/Dashboard.js"
 import { Draining } from "../http/Draining.js"
 import { countRequests, EdgeLive } from "../http/Edge.js"
 import { ConsumersLive } from "../http/handlers/Consumers.js"
-import { ProjectsLive, SessionsLive } from "../http/handlers/Sessions.js"
+import { IntegrationsLive, ProjectsLive, SessionsLive } from "../http/handlers/Sessions.js"
 import { DeliveriesLive } from "../http/handlers/Deliveries.js"
 import { EventsLive } from "../http/handlers/Events.js"
 import { NotificationsLive } from "../http/handlers/Notifications.js"
@@ -56,7 +56,7 @@ const drainOnClose = Layer.scopedDiscard(Effect.gen(function* () {
     }))
 }))
 
-const handlers = Layer.mergeAll(NotificationsLive, DeliveriesLive, EventsLive, ConsumersLive, SettingsLive, SinksLive, ProjectsLive, SessionsLive, OpsLive, HealthLive)
+const handlers = Layer.mergeAll(NotificationsLive, DeliveriesLive, EventsLive, ConsumersLive, SettingsLive, SinksLive, ProjectsLive, SessionsLive, IntegrationsLive, OpsLive, HealthLive)
 
 const app = HttpApiBuilder.serve(countRequests).pipe(
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),

@@ -2,6 +2,7 @@
  * Shared pieces of the HTTP tests: a real daemon (Herald runtime + HTTP on 127.0.0.1, port 0)
  * on a fresh database of the project's engine (test/support/herald.ts's tempDatabase), a small fetch client, an SSE reader, and bounded polling.
  */
+import { Sessions } from "../../src/services/Sessions.js"
 import { HttpServer } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
@@ -28,7 +29,7 @@ export const testServer = (
   options: Partial<HttpOptionsShape> = {},
   runtime: HeraldConfig["runtime"] = {},
   database?: string
-): Layer.Layer<TestServer | Herald | SqlClient.SqlClient> =>
+): Layer.Layer<TestServer | Herald | Sessions | SqlClient.SqlClient> =>
   Layer.unwrapScoped(Effect.gen(function* () {
     const db = database ?? (yield* tempDatabase)
     const daemon = daemonLayer(

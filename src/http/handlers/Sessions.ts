@@ -1,7 +1,8 @@
-/** Handlers of projects and sessions: the Sessions service's commands, as the API declares them. */
+/** Handlers of projects, sessions and the GitHub intake: the sessions services' commands, as the API declares them. */
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
 import { Sessions } from "../../services/Sessions.js"
+import { GithubIntake } from "../../services/sessions/GithubIntake.js"
 import { HeraldApi } from "../Api.js"
 import { storageAsDefect } from "./storage.js"
 
@@ -33,4 +34,18 @@ export const SessionsLive = HttpApiBuilder.group(HeraldApi, "sessions", (handler
       .handle("observeLiveness", ({ path, payload }) => sessions.observeLiveness(path.id, payload).pipe(storageAsDefect))
       .handle("observeActivity", ({ path, payload }) => sessions.observeActivity(path.id, payload).pipe(storageAsDefect))
       .handle("terminate", ({ path, payload }) => sessions.terminate(path.id, payload).pipe(storageAsDefect))
+  }))
+
+export const IntegrationsLive = HttpApiBuilder.group(HeraldApi, "integrations", (handlers) =>
+  Effect.gen(function* () {
+    const intake = yield* GithubIntake
+    return handlers.handle("github", ({ headers, request }) =>
+      Effect.gen(function* () {
+        // The signature is over the bytes GitHub sent: the raw text, not a re-encoding.
+        const rawBody = yield* Effect.orDie(request.text)
+        return yield* intake.receive({
+          event: headers["x-github-event"], deliveryId: headers["x-github-delivery"],
+          signature: headers["x-hub-signature-256"], rawBody
+        })
+      }).pipe(storageAsDefect))
   }))
