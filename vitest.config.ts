@@ -8,6 +8,7 @@ import { defineConfig } from "vitest/config"
 const engineIndependent = [
   "test/runtime/*.test.ts",
   "test/services/*.test.ts",
+  "test/services/sessions/*.test.ts",
   "test/http/*.test.ts",
   "test/sinks/*.test.ts",
   "test/store/*.test.ts",

@@ -45,7 +45,7 @@ describe("the daemon on PostgreSQL", () => {
       const created = yield* Effect.promise(() => fetch(`${daemon.url}/v1/notifications`, { method: "POST", headers: auth, body: JSON.stringify({ kind: "pg", title: "hello" }) }))
       expect(created.status).toBe(201)
       const ready = yield* Effect.promise(() => fetch(`${daemon.url}/readyz`).then((r) => r.json() as Promise<{ status: string; migration: number }>))
-      expect(ready).toMatchObject({ status: "ready", migration: 8 })
+      expect(ready).toMatchObject({ status: "ready", migration: 9 })
       expect(daemon.stderr()).toContain("Herald is listening")
       if (password !== "") expect(daemon.stderr()).not.toContain(password)
     }), 90_000)

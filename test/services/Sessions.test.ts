@@ -175,6 +175,37 @@ describe("Sessions", () => {
       }), {}, settings)
     }))
 
+  it.scoped("with a real agent behind its endpoint: each CI failure and review comment reaches it once, signed, with what it needs to act", () =>
+    Effect.gen(function* () {
+      const agent = yield* receiver(() => ({ status: 204 }))
+      const settings = {
+        ...memorySettings,
+        sinks: { mem: { type: "memory" }, agent: { type: "agent", secret: `whsec_${Buffer.from("a-secret-of-24-bytes-long").toString("base64")}`, allowPrivateNetwork: true } },
+        routes: [{ sink: "mem", minPriority: "low" }]
+      }
+      yield* withHerald(() => Effect.gen(function* () {
+        const sessions = yield* Sessions
+        yield* sessions.createProject({ id: "web", name: "Web" })
+        const s = yield* sessions.createSession({ projectId: "web", agentEndpoint: `${agent.url}/hooks/agent` })
+        const comment = { id: 7, author: "alice", body: "handle the empty case", path: "src/login.ts", line: 12 }
+        yield* sessions.observePr(s.id, { ...failing("sha1"), comments: [comment] })
+        yield* sessions.observePr(s.id, { ...failing("sha1"), comments: [comment] }) // the same poll again
+        yield* sessions.observePr(s.id, { ...green("sha2"), reviewDecision: "approved", mergeability: "mergeable", comments: [comment] })
+        const got = yield* whenIo(Effect.sync(() => agent.received.length), (n) => n >= 2, "both messages reached the agent")
+        const bodies = agent.received.map((r) => JSON.parse(r.body) as { data: { notification: { title: string; body: string; payload: Record<string, unknown> } } })
+        expect(got).toBe(2)
+        expect(agent.received.every((r) => r.path === "/hooks/agent" && String(r.headers["webhook-signature"]).startsWith("v1,"))).toBe(true)
+        const byKind = Object.fromEntries(bodies.map((b) => [b.data.notification.payload["messageKind"], b.data.notification]))
+        expect(byKind["ci_failed"]!.body).toContain('failed at step "npm test"')
+        expect(byKind["ci_failed"]!.body).toContain("https://ci.example/sha1")
+        expect(byKind["review_comment"]).toMatchObject({ body: "handle the empty case", payload: { comment: { id: "7", path: "src/login.ts", line: 12 } } })
+        expect((yield* sessions.get(s.id)).state).toBe("mergeable")
+        // Nothing more reaches it: the deliveries were sent once each.
+        yield* whenIo(caused(s.id), (all) => all.some((n) => n.kind === "session.approved"), "people were told of the approval")
+        expect(agent.received).toHaveLength(2)
+      }), {}, settings)
+    }))
+
   it.scoped("a restart in the middle of an escalation neither repeats nor loses it", () =>
     Effect.gen(function* () {
       const db = yield* tempDatabase
