@@ -89,6 +89,39 @@ describe("GithubIntake", () => {
       expect(yield* sessions.get(s.id)).toMatchObject({ state: "merged", terminationReason: "pr_merged", isAlive: true })
     }), settings))
 
+  it.scoped("review comments, PR comments, check suites and workflow runs each move the owning session", () =>
+    withIntake(Effect.gen(function* () {
+      const sessions = yield* Sessions
+      const herald = yield* Herald
+      const s = yield* start
+      yield* receive("pull_request", opened())
+      const toAgent = Effect.map(herald.listNotifications({ sessionId: s.id, limit: 100 }),
+        (p) => p.items.filter((n) => n.kind === agentMessageKind).map((n) => n.body))
+      const reviewComment = exampleOf("pull_request_review_comment", (p) => p.action === "created")
+      expect((yield* receive("pull_request_review_comment", reviewComment)).outcome).toBe("applied")
+      expect(yield* toAgent).toContain(reviewComment.comment.body)
+      // Every published issue_comment is on a plain issue: the real one, as a comment on PR #2 is sent.
+      const prComment = exampleOf("issue_comment", (p) => p.action === "created")
+      prComment.issue.number = 2
+      prComment.issue.html_url = url
+      prComment.issue.pull_request = { url: "https://api.github.com/repos/Codertocat/Hello-World/pulls/2", html_url: url }
+      prComment.comment.body = "and please add a changelog entry"
+      expect((yield* receive("issue_comment", prComment)).outcome).toBe("applied")
+      expect(yield* toAgent).toContain("and please add a changelog entry")
+      const head = (yield* sessions.get(s.id)).pullRequests[0]!.headSha
+      const suite = exampleOf("check_suite", (p) => p.action === "completed" && p.check_suite.head_branch === "changes")
+      expect(suite.check_suite.head_sha).toBe(head) // the published suite is on PR #2's head commit
+      expect(yield* receive("check_suite", suite)).toMatchObject({ outcome: "applied", sessionId: s.id })
+      expect((yield* sessions.get(s.id)).pullRequests[0]!.checks.length).toBeGreaterThan(0)
+      // The published run with a PR is on another commit: as sent, it is stale and ignored, saying so.
+      const workflow = exampleOf("workflow_run", (p) => p.action === "completed" && (p.workflow_run.pull_requests ?? []).length > 0)
+      expect(yield* receive("workflow_run", workflow)).toMatchObject({ outcome: "ignored", reason: expect.stringContaining("no longer the head") })
+      // The same run on the PR's head commit (that one field changed) is one of its checks.
+      workflow.workflow_run.head_sha = head
+      expect(yield* receive("workflow_run", workflow)).toMatchObject({ outcome: "applied", sessionId: s.id })
+      expect((yield* sessions.get(s.id)).pullRequests[0]!.checks.map((c) => c.name)).toContain(workflow.workflow_run.name || workflow.workflow.name) // an unnamed run takes its workflow's name
+    }), settings))
+
   it.scoped("the same X-GitHub-Delivery again is a duplicate and changes nothing", () =>
     withIntake(Effect.gen(function* () {
       const sessions = yield* Sessions
