@@ -180,6 +180,9 @@ export interface SessionMachineInput {
   readonly sessionId?: string
 }
 
+/** What a PR's own streak and notifications start from: a new followed PR, or none. */
+const freshStreak = { failedRuns: 0, paged: false, approvedNotified: false, changesRequestedNotified: false } as const
+
 /** A session just started: spawning, alive, nothing observed. */
 export const spawnedSession: SessionContext = {
   isAlive: true,
@@ -187,10 +190,7 @@ export const spawnedSession: SessionContext = {
   terminationDetail: null,
   prUrl: null,
   headSha: null,
-  failedRuns: 0,
-  paged: false,
-  approvedNotified: false,
-  changesRequestedNotified: false
+  ...freshStreak
 }
 
 /** The work state an open PR's facts say, before fixing's stickiness. */
@@ -235,23 +235,13 @@ export const reactToPr = (from: LiveWorkState, c: SessionContext, e: PrObserved)
     if (c.prUrl !== null && c.prUrl !== pr.url) return { work: from, context: c, actions: forwardsOf(c, e) }
     return {
       work: "working",
-      context: {
-        ...c,
-        prUrl: null,
-        headSha: null,
-        failedRuns: 0,
-        paged: false,
-        approvedNotified: false,
-        changesRequestedNotified: false
-      },
+      context: { ...c, prUrl: null, headSha: null, ...freshStreak },
       actions: forwardsOf(c, e)
     }
   }
   const samePr = c.prUrl === pr.url
   // Another PR's streak and notifications are its own.
-  const base = samePr
-    ? c
-    : { ...c, failedRuns: 0, paged: false, approvedNotified: false, changesRequestedNotified: false }
+  const base = samePr ? c : { ...c, ...freshStreak }
   const facts = workOfOpenPr(pr)
   const staysFixing = from === "fixing" && samePr && pr.headSha === c.headSha &&
     (facts === "ci_failed" || facts === "changes_requested")

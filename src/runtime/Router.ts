@@ -31,11 +31,21 @@ const noAgentSink = "agent"
  * routes say (they are for people); other notifications never go to an `agent` sink.
  */
 const routesOf = (n: Routable, settings: Settings): ReadonlyArray<Route> => {
+  const routes = routesBySettings.get(settings) ?? splitRoutes(settings)
+  return n.kind === agentMessageKind ? routes.toAgents : routes.toPeople
+}
+
+/** Both route lists of a settings document, worked out once per document (settings are immutable values). */
+const routesBySettings = new WeakMap<Settings, { readonly toAgents: ReadonlyArray<Route>; readonly toPeople: ReadonlyArray<Route> }>()
+
+const splitRoutes = (settings: Settings) => {
   const agents = Object.entries(settings.sinks).filter(([, c]) => c.type === "agent").map(([name]) => name)
-  if (n.kind === agentMessageKind) {
-    return (agents.length === 0 ? [noAgentSink] : agents).map((sink) => ({ sink, minPriority: "low" as const }))
+  const routes = {
+    toAgents: (agents.length === 0 ? [noAgentSink] : agents).map((sink) => ({ sink, minPriority: "low" as const })),
+    toPeople: agents.length === 0 ? settings.routes : settings.routes.filter((r) => !agents.includes(r.sink))
   }
-  return agents.length === 0 ? settings.routes : settings.routes.filter((r) => !agents.includes(r.sink))
+  routesBySettings.set(settings, routes)
+  return routes
 }
 
 /** The delivery rows for one notification under these settings. Pure. */

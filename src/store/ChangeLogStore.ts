@@ -59,6 +59,11 @@ export interface ChangeLogStoreShape {
   /** Retention, inside the caller's write transaction: deletes the oldest changes made before `before`, at most `limit`, never past `upTo` (what every in-process reader has read) and never the newest row, so sequence numbers keep growing. Walks from the oldest row and stops at the first one that is kept. Returns how many it deleted. */
   readonly prune: (before: number, upTo: number, limit: number) => Effect.Effect<number, SqlError, never>
   /** Settled attempts in (`seq`, `upTo`] (deliveries leaving `leased`) and notifications created, for counters that catch up at scrape time: one indexed range read instead of a subscription that handles every change as it happens. */
+  /**
+   * Deliveries that gave up in (`seq`, `upTo`]: went `dead`, or were created `skipped`; one
+   * indexed range read, for a watcher that polls instead of following every change.
+   */
+  readonly gaveUpAfter: (seq: number, upTo: number) => Effect.Effect<ReadonlyArray<{ seq: number; deliveryId: string; notificationId: string }>, SqlError>
   readonly countablesAfter: (seq: number, upTo: number) => Effect.Effect<ReadonlyArray<{ seq: number; entity: string; entityId: string; event: string; sink: string | null; errorCode: string | null; createdAt: number; }>, SqlError>
 }
 

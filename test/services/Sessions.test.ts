@@ -9,7 +9,7 @@ import type { Notification } from "../../src/domain/Notification.js"
 import { Herald } from "../../src/layers/Herald.js"
 import { Sessions } from "../../src/services/Sessions.js"
 import { agentMessageKind } from "../../src/services/sessions/reactions.js"
-import { memorySettings, provideHerald, tempDatabase, withHerald } from "../support/herald.js"
+import { eventuallyByPoll, memorySettings, provideHerald, tempDatabase, withHerald } from "../support/herald.js"
 import { receiver, whenIo } from "../support/receiver.js"
 
 const url = "https://github.com/acme/web/pull/7"
@@ -163,7 +163,8 @@ describe("Sessions", () => {
         yield* whenIo(herald.getDelivery(deliveries[0]!.id), (d) => d.delivery.status === "retry_wait", "the first call failed")
         yield* TestClock.adjust("2 seconds")
         yield* whenIo(herald.getDelivery(deliveries[0]!.id), (d) => d.delivery.status === "dead", "the message went dead")
-        const paged = yield* whenIo(caused(s.id), (all) => all.some((n) => n.kind === "session.agent_unreachable"), "a human was paged")
+        // The watcher polls the change log every feed poll (the test runtime's 50 ms, on the TestClock).
+        const paged = yield* eventuallyByPoll(caused(s.id), (all) => all.some((n) => n.kind === "session.agent_unreachable"), "a human was paged", 50)
         expect(paged.filter((n) => n.kind === "session.agent_unreachable").map((n) => [n.priority, n.payload["deliveryId"]]))
           .toEqual([["urgent", deliveries[0]!.id]])
         // The page itself goes to people (the routes), not to the agent.

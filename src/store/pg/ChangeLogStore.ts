@@ -124,6 +124,15 @@ const make = Effect.gen(function* () {
    * subscription that handles every change as it happens. `upTo` is a newest of `bounds`, below
    * the horizon, so every change up to it has ended: the range holds all it ever will.
    */
+  /** Deliveries that went dead, or were created skipped, in (`seq`, `upTo`]. */
+  const gaveUpAfter = (seq: number, upTo: number) =>
+    read<{ seq: number; deliveryId: string; notificationId: string }>`
+      SELECT seq, entity_id AS "deliveryId", payload ->> 'notificationId' AS "notificationId"
+      FROM change_log
+      WHERE seq > ${seq} AND seq <= ${upTo} AND entity = 'delivery'
+        AND (event = 'dead' OR (event = 'created' AND payload ->> 'status' = 'skipped'))
+      ORDER BY seq`
+
   const countablesAfter = (seq: number, upTo: number) =>
     read<{ seq: number; entity: string; entityId: string; event: string; sink: string | null; errorCode: string | null; createdAt: number }>`
       SELECT seq, entity, entity_id AS "entityId", event, payload ->> 'sink' AS sink,
@@ -160,7 +169,7 @@ const make = Effect.gen(function* () {
       return cut
     })
 
-  return { denseSeq: false, after, page, summaryAfter, bounds, countAfter, offset, saveOffset, offsets, offsetRow, commitOffset, deleteOffset, prune, countablesAfter } as const
+  return { denseSeq: false, after, page, summaryAfter, bounds, countAfter, offset, saveOffset, offsets, offsetRow, commitOffset, deleteOffset, prune, gaveUpAfter, countablesAfter } as const
 })
 
 /** ChangeLogStore on PostgreSQL. */

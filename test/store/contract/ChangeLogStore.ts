@@ -185,4 +185,24 @@ export const changeLogStoreContract = (engine: Engine<ChangeLogStore>) =>
       expect((yield* changes.countablesAfter(rows[0]!.seq, rows[2]!.seq)).map((r) => r.entityId)).toEqual(["d1", "d2"])
       expect((yield* changes.countablesAfter(start, rows[1]!.seq)).map((r) => r.entityId)).toEqual(["n1", "d1"])
     }))
+
+    test("gaveUpAfter returns the deliveries that went dead or were created skipped in (seq, upTo], in order, with their notification", Effect.gen(function* () {
+      const changes = yield* ChangeLogStore
+      const sql = yield* SqlClient.SqlClient
+      const start = (yield* changes.bounds).newest ?? 0
+      yield* write(insertNotification("n1", 1))
+      yield* write(sql`INSERT INTO deliveries (id, notification_id, sink, status, max_attempts, reason, created_at, updated_at)
+                       VALUES ('d1', 'n1', 'hook', 'pending', 3, NULL, 2, 2), ('d2', 'n1', 'agent', 'skipped', 3, 'no agent sink', 2, 2)`)
+      const skipped = (yield* changes.bounds).newest!
+      yield* write(sql`UPDATE deliveries SET status = 'leased', lease_owner = 'w', lease_expires_at = 99, updated_at = 3 WHERE id = 'd1'`)
+      yield* write(sql`UPDATE deliveries SET status = 'dead', lease_owner = NULL, lease_expires_at = NULL, attempts = 3,
+                       last_error_code = 'http_410', updated_at = 4 WHERE id = 'd1'`)
+      const newest = (yield* changes.bounds).newest!
+      expect((yield* changes.gaveUpAfter(start, newest)).map(({ seq: _, ...r }) => r)).toEqual([
+        { deliveryId: "d2", notificationId: "n1" },
+        { deliveryId: "d1", notificationId: "n1" }
+      ])
+      expect((yield* changes.gaveUpAfter(skipped, newest)).map((r) => r.deliveryId)).toEqual(["d1"])
+      expect(yield* changes.gaveUpAfter(newest, newest)).toEqual([])
+    }))
   })
